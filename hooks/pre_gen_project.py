@@ -49,7 +49,8 @@ def problems(answers: dict) -> list[str]:
     check("framework", answers["framework"] in FRAMEWORKS, f"choose one of {', '.join(FRAMEWORKS)}")
     check("main_class", is_identifier(answers["main_class"]),
           "it must be a Python class name such as MnistModel (letters, digits, _; not starting with a digit)")
-    check("main_file", all(is_identifier(part) for part in answers["main_file"].split(".")),
+    check("main_file", all(is_identifier(part) for part in answers["main_file"].split("."))
+          and not answers["main_file"].endswith(".py"),
           "it must be an importable module path such as mnist_inference or models.mnist (no .py)")
     check("model_dir", all(FILE_PART.match(part) and part not in (".", "..")
                            for part in answers["model_dir"].removeprefix("./").split("/")),

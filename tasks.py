@@ -1,0 +1,80 @@
+"""Tasks for working on the template itself: bake, base-image, registry, bench, demo.
+
+The logic lives in the generated project's `uaipack` package (imported from the template
+folder), so the template and every baked project share one implementation.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+from invoke import Exit, task
+
+ROOT = Path(__file__).resolve().parent
+TEMPLATE = ROOT / "{{cookiecutter.project_slug}}"
+sys.path.insert(0, str(TEMPLATE))
+
+from uaipack import UserError  # noqa: E402
+from uaipack import baseimage as base_images  # noqa: E402
+from uaipack.registry import LocalRegistry  # noqa: E402
+
+REGISTRY_STATE = ROOT / ".registry"
+
+
+def user_errors(function):
+    """Turn a UserError into invoke's Exit: one line, no traceback."""
+
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except UserError as error:
+            raise Exit(f"error: {error}", code=1) from None
+
+    run.__name__, run.__doc__, run.__wrapped__ = function.__name__, function.__doc__, function
+    return run
+
+
+@task(help={
+    "output_dir": "where to write the project (default: out/)",
+    "answer": "an answer as key=value, e.g. --answer framework=sklearn (repeatable)",
+})
+@user_errors
+def bake(c, output_dir="out", answer=None):
+    """Bake a project from this template with default answers (plus any --answer)."""
+    answers = dict(item.split("=", 1) for item in answer or [])
+    c.run(f"{sys.executable} -m cookiecutter {ROOT} --no-input -f -o {output_dir} "
+          + " ".join(f"'{key}={value}'" for key, value in answers.items()), pty=False)
+
+
+@task(help={
+    "tag": f"image tag (default {base_images.DEFAULT_TAG})",
+    "rebuild": "build again even when the image exists",
+})
+@user_errors
+def base_image(c, tag=base_images.DEFAULT_TAG, rebuild=False):
+    """Build the local Debian bookworm Python base image (debootstrap + docker import)."""
+    base_images.ensure_base_image(tag, rebuild=rebuild)
+
+
+@task(help={"username": "registry user (default uaipack)"})
+@user_errors
+def registry(c, username="uaipack"):
+    """Run an authenticated local registry on 127.0.0.1 until Ctrl-C (password in .registry/)."""
+    REGISTRY_STATE.mkdir(mode=0o700, exist_ok=True)
+    password_file = REGISTRY_STATE / "password"
+    password = os.environ.get("UAIPACK_REGISTRY_PASSWORD") or secrets.token_urlsafe(18)
+    password_file.write_text(password)
+    password_file.chmod(0o600)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it cleanly too
+    with LocalRegistry(username, password) as running:
+        print(f"registry {running.address} (user {username}, password in {password_file}); Ctrl-C stops it")
+        try:
+            while running.process.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            print("stopping the registry")
