@@ -78,3 +78,12 @@ def registry(c, username="uaipack"):
                 time.sleep(1)
         except KeyboardInterrupt:
             print("stopping the registry")
+
+
+@task(help={"output_dir": "where the demo project is baked (replaced each run)"})
+@user_errors
+def demo(c, output_dir="demo-out"):
+    """The main job end to end: bake, base image, conf, build, smoke-test, push, pull, answer."""
+    from devtools.demo import run_demo
+
+    run_demo(ROOT, ROOT / output_dir)
