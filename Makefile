@@ -20,7 +20,7 @@ lint: $(VENV)/.installed ## ruff over the repo and the template's plain-Python f
 	$(BIN)/ruff format --check .
 
 bench: $(VENV)/.installed engine ## server and build benchmarks; figures go to BENCHMARKS.md
-	$(BIN)/invoke bench
+	$(BIN)/invoke bench --write
 
 engine: ## a Docker engine, docker-registry, htpasswd and debootstrap (installs on Debian as root)
 	@bash scripts/bootstrap.sh

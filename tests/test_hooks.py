@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from conftest import bake_cli
+from bakery import bake_cli
 
 REJECTIONS = [
     ("main_class", "1bad", "main_class '1bad' is not allowed: it must be a Python class name"),
     ("main_class", "class", "main_class 'class' is not allowed"),
-    ("main_file", "mnist_inference.py", "main_file 'mnist_inference.py' is not allowed: it must be an importable"),
+    ("main_file", "mnist_inference.py", "main_file 'mnist_inference.py' is not allowed: it must be an"),
     ("main_file", "my-module", "main_file 'my-module' is not allowed"),
     ("namespace", "UAI_Demo", "namespace 'UAI_Demo' is not allowed: Docker allows lower-case"),
     ("namespace", "uai demo", "namespace 'uai demo' is not allowed"),

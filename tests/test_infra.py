@@ -7,7 +7,6 @@ import tarfile
 
 import docker
 import pytest
-
 from uaipack import UserError
 from uaipack.baseimage import DEFAULT_TAG, debian_mirror
 from uaipack.registry import LocalRegistry

@@ -6,8 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from conftest import FRAMEWORKS, ROOT, bake, bake_cli
+from bakery import FRAMEWORKS, ROOT, bake, bake_cli
 
 COMBINATIONS = [
     *({"framework": framework} for framework in FRAMEWORKS),

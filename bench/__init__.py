@@ -1,0 +1,1 @@
+"""Benchmarks for uaipack; `python -m bench.server` measures the inference server."""

@@ -1,0 +1,48 @@
+"""Fixtures for the unit tests of uaipack (imported from the template folder, no Docker)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}"
+if str(TEMPLATE) not in sys.path:
+    sys.path.insert(0, str(TEMPLATE))
+
+INFERENCE_SOURCE = """
+from uai.arch.base_model import AiUcloudModel
+
+
+class MnistModel(AiUcloudModel):
+    def load_model(self):
+        return None
+
+    def execute(self, data, batch_size):
+        return ["2"] * batch_size
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A minimal project: code/ with the class, a model folder, the template's server and Dockerfile."""
+    from uaipack.settings import Project
+
+    root = tmp_path / "proj"
+    (root / "code" / "checkpoint_dir").mkdir(parents=True)
+    (root / "code" / "mnist_inference.py").write_text(INFERENCE_SOURCE)
+    shutil.copytree(TEMPLATE / "server", root / "server", ignore=shutil.ignore_patterns("__pycache__"))
+    if not (root / "server" / "requirements.txt").exists():  # until the server's own pins land
+        (root / "server" / "requirements.txt").write_text("Django==5.2.19\ngunicorn==23.0.0\n")
+    (root / "uaiservice.Dockerfile.j2").symlink_to(TEMPLATE / "uaiservice.Dockerfile.j2")
+    (root / "requirements.txt").write_text("# none\n")
+    return Project.at(root)
+
+
+@pytest.fixture
+def settings():
+    from uaipack.settings import Settings
+
+    return Settings.from_config({"registry": "127.0.0.1:5000", "namespace": "demo", "image_name": "mnist:v1"})

@@ -1,0 +1,76 @@
+"""The baked project's invoke command line: the tasks, their help, and one-line failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+INVOKE = Path(sys.executable).with_name("invoke")
+TASKS = ["base-image", "build", "conf", "packdocker", "push", "serve", "smoke-test", "test"]
+
+
+@pytest.fixture(scope="module")
+def baked(tmp_path_factory) -> Path:
+    from cookiecutter.main import cookiecutter
+
+    return Path(
+        cookiecutter(
+            str(ROOT),
+            no_input=True,
+            output_dir=str(tmp_path_factory.mktemp("bake")),
+            extra_context={"registry": "127.0.0.1:5999"},
+        )
+    )
+
+
+def invoke(project: Path, *arguments: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(INVOKE), *arguments],
+        cwd=project,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+
+
+def test_every_task_of_the_issue_is_listed(baked):
+    listed = invoke(baked, "--list").stdout
+    assert [task for task in TASKS if f"  {task} " not in listed] == []
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_flag_of_every_task_has_help(baked, task):
+    help_text = invoke(baked, "--help", task).stdout
+    options = [line for line in help_text.splitlines() if line.startswith("  -")]
+    assert all(len(line.split(None, 1)) == 2 for line in options), help_text
+
+
+def test_a_password_flag_is_refused_in_one_line_without_a_traceback(baked):
+    result = invoke(baked, "push", "--uhub-password", "hunter2", "--skip-checks")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: --uhub-password is refused: a password on the command line is visible to every user of this "
+        "machine; set UHUB_PASSWORD, pipe it to --password-stdin, or run `docker login` once."
+    ]
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_conf_naming_a_missing_class_fails_in_one_line_and_writes_nothing(baked):
+    result = invoke(baked, "conf", INVOKE_UAI_MAIN_CLASS="NoSuchModel")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "http_server.exec.main_class 'NoSuchModel' is not defined" in result.stderr
+    assert not (baked / "conf.json").exists()
+
+
+def test_the_projects_own_unit_tests_pass_as_baked(baked):
+    result = invoke(baked, "test")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Ran 2 tests" in result.stderr and "OK" in result.stderr

@@ -1,0 +1,167 @@
+"""The batching engine under real thread concurrency: batches form, answers stay paired, bounds hold."""
+
+import threading
+import time
+
+import pytest
+from httpserver.batching import Batcher
+from httpserver.errors import RequestTimeout, ServerBusy, ShuttingDown
+
+
+class Recorder:
+    """Answers each input with a string naming it; records batch sizes; optionally slow or gated."""
+
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay
+        self.batches: list[list[str]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def execute(self, data, batch_size):
+        assert batch_size == len(data)
+        self.entered.set()
+        self.gate.wait(10)
+        self.batches.append(list(data))
+        time.sleep(self.delay)
+        return [f"answer:{item}" for item in data]
+
+
+@pytest.fixture
+def batcher_for():
+    made = []
+
+    def make(model, **knobs) -> Batcher:
+        batcher = Batcher(model.execute, **knobs).start()
+        made.append(batcher)
+        return batcher
+
+    yield make
+    for batcher in made:
+        batcher.stop(timeout=5)
+
+
+def run_clients(batcher, count: int, rounds: int = 1) -> dict[str, object]:
+    """`count` threads each infer `rounds` self-naming inputs; returns input -> answer."""
+    answers: dict[str, object] = {}
+    barrier = threading.Barrier(count)
+
+    def client(index: int) -> None:
+        barrier.wait(5)
+        for round_ in range(rounds):
+            name = f"client{index}-round{round_}"
+            answers[name] = batcher.infer(name, timeout=10)[0]
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    return answers
+
+
+def test_concurrent_requests_form_batches_larger_than_one_and_each_gets_its_own_answer(batcher_for):
+    model = Recorder(delay=0.01)
+    batcher = batcher_for(model, max_batch_size=32, max_latency_ms=2)
+    answers = run_clients(batcher, count=16, rounds=5)
+    assert len(answers) == 80
+    assert all(answer == f"answer:{name}" for name, answer in answers.items())
+    assert max(len(batch) for batch in model.batches) > 1
+    assert sum(len(batch) for batch in model.batches) == 80
+
+
+def test_no_batch_exceeds_max_batch_size(batcher_for):
+    model = Recorder(delay=0.005)
+    batcher = batcher_for(model, max_batch_size=4, max_latency_ms=5)
+    answers = run_clients(batcher, count=12, rounds=4)
+    assert all(answer == f"answer:{name}" for name, answer in answers.items())
+    sizes = [len(batch) for batch in model.batches]
+    assert max(sizes) == 4 and sum(sizes) == 48
+
+
+def test_the_queue_is_bounded_and_refuses_beyond_queue_size(batcher_for):
+    model = Recorder()
+    model.gate.clear()
+    batcher = batcher_for(model, max_batch_size=1, queue_size=2)
+    running = batcher.submit("running")
+    assert model.entered.wait(5)
+    queued = [batcher.submit("q1"), batcher.submit("q2")]
+    with pytest.raises(ServerBusy):
+        batcher.submit("overflow")
+    model.gate.set()
+    assert [batcher.wait(job, 5) for job in (running, *queued)] == [
+        "answer:running",
+        "answer:q1",
+        "answer:q2",
+    ]
+
+
+def test_a_lone_request_does_not_wait_for_company(batcher_for):
+    batcher = batcher_for(Recorder(), max_latency_ms=500)
+    started = time.perf_counter()
+    assert batcher.infer("alone", timeout=5) == ("answer:alone", 1)
+    assert time.perf_counter() - started < 0.1
+
+
+def test_the_first_request_waits_up_to_max_latency_for_an_announced_one(batcher_for):
+    model = Recorder()
+    batcher = batcher_for(model, max_latency_ms=2000)
+    batcher.announce()  # a second request is on its way (reading its body)
+    first = batcher.submit("first")
+    time.sleep(0.05)
+    assert model.batches == []  # still waiting for company
+    second = batcher.submit("second", announced=True)
+    assert (batcher.wait(first, 5), batcher.wait(second, 5)) == ("answer:first", "answer:second")
+    assert model.batches == [["first", "second"]]
+
+
+def test_the_wait_for_company_ends_at_max_latency(batcher_for):
+    model = Recorder()
+    batcher = batcher_for(model, max_latency_ms=50)
+    batcher.announce()  # announced but never submitted
+    started = time.perf_counter()
+    assert batcher.infer("first", timeout=5)[1] == 1
+    assert 0.04 <= time.perf_counter() - started < 0.5
+
+
+def test_max_latency_zero_takes_only_what_is_queued_now(batcher_for):
+    model = Recorder()
+    batcher = batcher_for(model, max_latency_ms=0)
+    batcher.announce()
+    started = time.perf_counter()
+    assert batcher.infer("now", timeout=5) == ("answer:now", 1)
+    assert time.perf_counter() - started < 0.1
+
+
+def test_an_abandoned_request_is_skipped_and_not_passed_to_execute(batcher_for):
+    model = Recorder()
+    model.gate.clear()
+    batcher = batcher_for(model, max_batch_size=8, max_latency_ms=0)
+    blocker = batcher.submit("blocker")
+    assert model.entered.wait(5)
+    late = batcher.submit("late")
+    with pytest.raises(RequestTimeout):
+        batcher.wait(late, timeout=0.05)
+    kept = batcher.submit("kept")
+    model.gate.set()
+    assert batcher.wait(blocker, 5) == "answer:blocker" and batcher.wait(kept, 5) == "answer:kept"
+    assert model.batches == [["blocker"], ["kept"]]
+
+
+def test_stop_answers_everything_queued_then_refuses_new_requests(batcher_for):
+    model = Recorder()
+    model.gate.clear()
+    batcher = batcher_for(model, max_batch_size=2, max_latency_ms=0)
+    jobs = [batcher.submit(f"job{index}") for index in range(5)]
+    assert model.entered.wait(5)
+    stopper = threading.Thread(target=batcher.stop, kwargs={"timeout": 10})
+    stopper.start()
+    deadline = time.monotonic() + 5
+    while batcher.alive and time.monotonic() < deadline:
+        time.sleep(0.001)
+    with pytest.raises(ShuttingDown):
+        batcher.submit("too late")
+    model.gate.set()
+    stopper.join(10)
+    assert [batcher.wait(job, 5) for job in jobs] == [f"answer:job{index}" for index in range(5)]
+    assert not stopper.is_alive()

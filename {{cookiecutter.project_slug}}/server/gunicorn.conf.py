@@ -1,0 +1,53 @@
+"""gunicorn settings for the inference server: `gunicorn -c gunicorn.conf.py httpserver.wsgi`.
+
+Worker model (chosen by measurement, see BENCHMARKS.md): `gthread` workers, each with
+`threads` request threads and one batching thread. Knobs come from the conf named by
+`UAI_SERVICE_CONFIG` (its `server` section) and `UAI_<KEY>` variables; the address from
+`BIND_HOST` (default 0.0.0.0) and `PORT` (default 8080). With `UAI_CODE_DIR` set the
+workers run in that folder, so user code that opens relative paths behaves as in the image.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+SERVER_ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(SERVER_ROOT))
+
+from httpserver.config import ConfError, load_settings  # noqa: E402
+
+try:
+    _settings = load_settings()
+except ConfError as error:  # one line, no traceback; the master exits non-zero
+    print(f"model load failed: {error}", file=sys.stderr, flush=True)
+    raise SystemExit(4) from None
+
+bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
+worker_class = "gthread"
+workers = _settings.workers
+threads = _settings.threads
+# Request threads block while their batch runs; each needs a connection slot.
+worker_connections = max(1000, _settings.threads * 4)
+graceful_timeout = max(1, round(_settings.graceful_timeout_s))
+# The heartbeat comes from the worker's main loop, which a long execute does not block.
+timeout = max(30, int(_settings.request_timeout_s) + 10)
+keepalive = 5
+# Each worker loads its own model after the fork; a preloaded one would lose its threads.
+preload_app = False
+accesslog = None  # the server writes its own access line (with the batch size)
+errorlog = "-"
+loglevel = os.environ.get("UAI_LOG_LEVEL", "info").lower()
+proc_name = "uai-inference"
+
+if os.environ.get("UAI_CODE_DIR"):
+    chdir = str(Path(os.environ["UAI_CODE_DIR"]).resolve())
+    pythonpath = str(SERVER_ROOT)
+
+
+def worker_exit(server, worker):
+    """gthread has already waited for in-flight requests; answer anything still queued."""
+    from httpserver import runtime
+
+    current = runtime._current
+    if current is not None and not current.stop(timeout=graceful_timeout):
+        server.log.warning("batching loop did not drain within %s s", graceful_timeout)

@@ -1,0 +1,94 @@
+"""The errors a client can see, and the one place they become HTTP responses.
+
+Every failure the server answers is a `ServiceError` subclass carrying its status, a
+short machine-readable code and a one-sentence message. `error_response` turns it into a
+small JSON body; tracebacks go to the log only, never to the client.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+
+
+class ServiceError(Exception):
+    """Base of the family: status, code, and the sentence the client reads."""
+
+    status = 500
+    code = "internal_error"
+    message = "the server failed to answer this request"
+    headers: dict[str, str] = {}
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class BadRequest(ServiceError):
+    status, code, message = 400, "bad_request", "the request is malformed"
+
+
+class NotFound(ServiceError):
+    status, code, message = 404, "not_found", "no such path; the service answers POST /service"
+
+
+class MethodNotAllowed(ServiceError):
+    status, code = 405, "method_not_allowed"
+
+    def __init__(self, allowed: tuple[str, ...]):
+        super().__init__(f"use {' or '.join(allowed)} here")
+        self.headers = {"Allow": ", ".join(allowed)}
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+    def __init__(self, limit: int):
+        super().__init__(f"the request body is over the limit of {limit} bytes (server.max_body_bytes)")
+
+
+class Unavailable(ServiceError):
+    """Try again later: the client is told when in `Retry-After`."""
+
+    status, code, headers = 503, "unavailable", {"Retry-After": "1"}
+
+
+class ServerBusy(Unavailable):
+    code, message = "busy", "Server is busy: the request queue is full, retry shortly"
+
+
+class NotReady(Unavailable):
+    code, message, headers = "not_ready", "the model is still loading", {"Retry-After": "5"}
+
+
+class ShuttingDown(Unavailable):
+    code, message = "shutting_down", "the server is shutting down"
+
+
+class ModelFailed(ServiceError):
+    status, code, message = 503, "model_failed", "the model failed to load; see the server log"
+
+
+class RequestTimeout(ServiceError):
+    status, code = 504, "timeout"
+
+    def __init__(self, seconds: float):
+        super().__init__(f"no answer within {seconds:g} s (server.request_timeout_s)")
+
+
+class ExecuteFailed(ServiceError):
+    code, message = "execute_failed", "the model's execute raised an error for this batch; see the server log"
+
+
+class BadResult(ServiceError):
+    code, message = "bad_result", "the model's execute returned a result the server cannot send; see the log"
+
+
+def error_response(error: ServiceError) -> HttpResponse:
+    """A short JSON error body with the error's status and headers."""
+    body = json.dumps({"error": error.code, "message": error.message})
+    response = HttpResponse(body, status=error.status, content_type="application/json")
+    for name, value in error.headers.items():
+        response[name] = value
+    return response

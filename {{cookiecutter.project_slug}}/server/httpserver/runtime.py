@@ -1,0 +1,106 @@
+"""The per-process runtime: settings, the model host, the batching loop and the metrics, wired once.
+
+`wsgi.py` calls `boot()` when a worker imports the application: it reads the knobs,
+starts the batching loop and loads the model in the background. A failed load (or an
+unusable conf) ends the process with exit code 4, which gunicorn's master takes as
+"App failed to load" and stops the whole server non-zero. Tests build a `Runtime`
+around an object of their own and `install` it instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from uai.frameworks import default_code_root
+
+from httpserver.batching import Batcher
+from httpserver.config import ConfError, ServerSettings, conf_path, read_conf, server_settings
+from httpserver.loading import ModelHost
+from httpserver.metrics import Metrics
+
+log = logging.getLogger("httpserver.runtime")
+
+#: gunicorn's arbiter halts the whole server when a worker exits with this code.
+APP_LOAD_ERROR = 4
+
+_current: Runtime | None = None
+
+
+class Runtime:
+    """Everything one process needs to answer requests."""
+
+    def __init__(self, settings: ServerSettings, model: ModelHost, metrics: Metrics | None = None):
+        self.settings = settings
+        self.model = model
+        self.metrics = metrics or Metrics()
+        self.batcher = Batcher(
+            model.execute,
+            max_batch_size=settings.max_batch_size,
+            max_latency_ms=settings.max_latency_ms,
+            queue_size=settings.queue_size,
+            metrics=self.metrics,
+        )
+        self.metrics.queue_depth = lambda: self.batcher.depth
+        self.metrics.model_status = lambda: self.model.status
+        self.metrics.model_load_seconds = lambda: self.model.load_seconds
+
+    @property
+    def ready(self) -> bool:
+        """Model loaded and batching loop alive: what /readyz reports."""
+        return self.model.ready and self.batcher.alive
+
+    def start(self, on_failure: Callable[[str], None] | None = None) -> Runtime:
+        self.batcher.start()
+        if not self.model.loaded.is_set():
+            self.model.start(on_failure=on_failure)
+        return self
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Refuse new requests and answer the queued ones; True if that finished in time."""
+        return self.batcher.stop(timeout)
+
+
+def install(runtime: Runtime | None) -> Runtime | None:
+    """Make `runtime` the one the views use (tests); returns the previous one."""
+    global _current
+    previous, _current = _current, runtime
+    return previous
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("the server runtime has not been booted; httpserver.wsgi boots it")
+    return _current
+
+
+def from_environment() -> Runtime:
+    """The runtime for `UAI_SERVICE_CONFIG` and `UAI_*` knobs (raises ConfError)."""
+    path = conf_path()
+    conf = read_conf(path)
+    settings = server_settings(conf)
+    return Runtime(settings, ModelHost(path, default_code_root(), conf=conf))
+
+
+def exit_process(message: str) -> None:
+    """End this worker so gunicorn's master stops non-zero (the message is already logged)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stderr.flush()
+    os._exit(APP_LOAD_ERROR)
+
+
+def boot(on_failure: Callable[[str], None] = exit_process) -> Runtime | None:
+    """Build, install and start the runtime from the environment, once per process."""
+    if _current is not None:
+        return _current
+    try:
+        runtime = from_environment()
+    except ConfError as error:
+        log.error("model load failed: %s", error)
+        on_failure(str(error))
+        return None
+    install(runtime)
+    return runtime.start(on_failure=on_failure)

@@ -1,0 +1,140 @@
+"""The HTTP views. Errors are raised as `ServiceError`s and answered as JSON by `endpoint`."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+from django.http import HttpRequest, HttpResponse
+
+from httpserver import runtime
+from httpserver.errors import (
+    BadRequest,
+    BadResult,
+    MethodNotAllowed,
+    ModelFailed,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    ServiceError,
+    error_response,
+)
+from httpserver.inputs import RequestInput
+from httpserver.loading import FAILED
+from httpserver.results import to_response
+
+log = logging.getLogger("httpserver.views")
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def endpoint(*methods: str):
+    """Allow only `methods` (HEAD rides with GET) and answer any ServiceError as JSON."""
+    allowed = tuple(methods) + (("HEAD",) if "GET" in methods else ())
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest) -> HttpResponse:
+            try:
+                if request.method not in allowed:
+                    raise MethodNotAllowed(allowed)
+                return view(request)
+            except ServiceError as error:
+                return error_response(error)
+
+        return wrapper
+
+    return decorate
+
+
+@endpoint("POST")
+def service(request: HttpRequest) -> HttpResponse:
+    """One request body in, its own answer out, via the batching loop."""
+    current = runtime.current()
+    if not current.model.ready:
+        raise ModelFailed() if current.model.status == FAILED else NotReady()
+    batcher = current.batcher
+    batcher.announce()
+    try:
+        meta = request.META
+        item = RequestInput(
+            read_body(request, current.settings.max_body_bytes), meta.get("CONTENT_TYPE", ""), meta
+        )
+    except BaseException:
+        batcher.withdraw()
+        raise
+    job = batcher.submit(item, announced=True)
+    try:
+        result = batcher.wait(job, current.settings.request_timeout_s)
+    finally:
+        request.uai_batch_size = job.batch_size
+    try:
+        return to_response(result)
+    except BadResult as error:
+        log.error("POST /service: %s", error)
+        raise
+
+
+def read_body(request: HttpRequest, limit: int) -> bytes:
+    """The raw body, at most `limit` bytes (413 beyond); chunked bodies are read too."""
+    length = request.META.get("CONTENT_LENGTH")
+    if length:
+        try:
+            size = int(length)
+        except ValueError:
+            raise BadRequest("the Content-Length header is not a number") from None
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        return request.body
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        body = request.META["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(limit)
+        return body
+    return b""
+
+
+@endpoint("GET")
+def initialized(request: HttpRequest) -> HttpResponse:
+    """UAI's probe: YES once the model is loaded, NO before (and after a failed load)."""
+    ready = runtime._current is not None and runtime._current.model.ready
+    return HttpResponse("YES" if ready else "NO", content_type="text/plain; charset=utf-8")
+
+
+@endpoint("GET")
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process answers."""
+    return _json({"status": "alive"})
+
+
+@endpoint("GET")
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness: 200 once the model is loaded and the batching loop runs, else 503."""
+    current = runtime._current
+    if current is not None and current.ready:
+        return _json({"status": "ready"})
+    status = current.model.status if current is not None else "loading"
+    error = ModelFailed() if status == FAILED else NotReady()
+    response = error_response(error)
+    response.content = json.dumps({"error": error.code, "message": error.message, "status": status})
+    return response
+
+
+@endpoint("GET")
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format."""
+    return HttpResponse(runtime.current().metrics.render(), content_type=METRICS_CONTENT_TYPE)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response(NotFound())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Anything not mapped to a ServiceError; Django has logged the traceback."""
+    return error_response(ServiceError())
+
+
+def _json(payload: dict, status: int = 200) -> HttpResponse:
+    return HttpResponse(json.dumps(payload), status=status, content_type="application/json")

@@ -1,0 +1,211 @@
+"""This model service's tasks: `invoke --list`, `invoke <task> --help`.
+
+Thin on purpose: the logic lives in uaipack/ beside this file. Settings come from
+invoke.yaml (the `uai` section), INVOKE_UAI_* environment variables, then flags.
+"""
+
+import functools
+import sys
+from pathlib import Path
+
+from invoke import Exit, task
+from uaipack import UserError, pipeline
+from uaipack import conf as confs
+from uaipack.packdocker import PackRequest, pack_project, pack_settings, samples_dir_for
+from uaipack.settings import Project, Settings
+
+ROOT = Path(__file__).resolve().parent
+PROJECT = Project.at(ROOT)
+PASSWORD_HELP = "refused: a password flag shows in the process list; use UHUB_PASSWORD or --password-stdin"
+
+
+def user_task(*args, **kwargs):
+    """@task whose UserError becomes one line and exit 1, never a traceback."""
+
+    def decorate(body):
+        @functools.wraps(body)
+        def run(c, *a, **k):
+            try:
+                return body(c, *a, **k)
+            except UserError as error:
+                raise Exit(f"error: {error}", code=1) from None
+
+        return task(*args, **kwargs)(run)
+
+    return decorate
+
+
+def settings(c, **overrides) -> Settings:
+    return Settings.from_config(c.config.get("uai"), **overrides)
+
+
+@user_task(help={"check": "validate this hand-written conf file instead of writing conf.json"})
+def conf(c, check=None):
+    """Write conf.json from the settings and check it (schema, module, class, model files)."""
+    if check:
+        confs.load_conf(Project.at(ROOT, conf_path=check))
+        print(f"{check} is valid")
+    else:
+        confs.write_conf(settings(c), PROJECT)
+        print(f"wrote {PROJECT.conf_path.name} and checked it")
+
+
+@user_task(
+    help={
+        "network": "let the build reach the package index (for packages that publish no wheel)",
+        "in_host": "tag for the internal registry (uai.internal_registry)",
+        "no_cache": "run every Dockerfile step again instead of reusing cached layers",
+    }
+)
+def build(c, network=False, in_host=False, no_cache=False):
+    """Build the image: conf, wheels for the base image's Python, then docker build (no network)."""
+    chosen = settings(c)
+    pipeline.build_step(chosen, PROJECT, chosen.image_reference(in_host), network=network, no_cache=no_cache)
+
+
+@user_task(
+    name="smoke-test",
+    help={
+        "timeout": "seconds to wait for /readyz (uai.smoke_timeout_s)",
+        "in_host": "test the image tagged for the internal registry",
+    },
+)
+def smoke_test(c, timeout=None, in_host=False):
+    """Run the image on 127.0.0.1, send samples/, check the answers; always removes the container."""
+    chosen = settings(c)
+    pipeline.smoke_step(
+        chosen,
+        chosen.image_reference(in_host),
+        PROJECT.samples_dir,
+        float(timeout) if timeout else None,
+        conf_path=PROJECT.conf_path,
+    )
+
+
+@user_task(
+    auto_shortflags=False,
+    help={
+        "skip_checks": "push the image as it is, without build and smoke-test first",
+        "in_host": "push to the internal registry (uai.internal_registry) instead",
+        "password_stdin": "read the registry password from standard input",
+        "username": "registry user (else uai.username, else UHUB_USERNAME)",
+        "network": "let the build reach the package index",
+        "uhub_password": PASSWORD_HELP,
+    },
+)
+def push(
+    c,
+    skip_checks=False,
+    in_host=False,
+    password_stdin=False,
+    username=None,
+    network=False,
+    uhub_password=None,
+):
+    """Build, smoke-test and push the image; prints UAI's success line and the digest."""
+    pipeline.refuse_password_flag(uhub_password)
+    chosen = settings(c)
+    reference = chosen.image_reference(in_host)
+    if skip_checks:
+        print("skipping build and smoke-test (--skip-checks): pushing the image as it is")
+    else:
+        pipeline.build_step(chosen, PROJECT, reference, network=network)
+        pipeline.smoke_step(chosen, reference, PROJECT.samples_dir, conf_path=PROJECT.conf_path)
+    pipeline.push_step(chosen, reference, chosen.registry_host(in_host), password_stdin, sys.stdin, username)
+
+
+@user_task(help={"port": "port on 127.0.0.1 (default 8080)"})
+def serve(c, port=8080):
+    """Run the server on the host without Docker, reloading when code/ changes."""
+    from uaipack.serve import serve as run_server
+
+    confs.ensure_conf(settings(c), PROJECT)
+    raise Exit(code=run_server(PROJECT, int(port)))
+
+
+@user_task()
+def test(c):
+    """Run this project's unit tests (tests/): load the class from conf.json, execute the samples."""
+    confs.ensure_conf(settings(c), PROJECT)
+    c.run(
+        f"{sys.executable} -m unittest discover --start-directory tests --top-level-directory . -v", pty=False
+    )
+
+
+@user_task(name="base-image", help={"rebuild": "build it again even if the engine has it"})
+def base_image(c, rebuild=False):
+    """Build the local Debian Python base image (localhost/uai-base/python:3.11-bookworm)."""
+    from uaipack.baseimage import ensure_base_image
+
+    ensure_base_image(rebuild=rebuild)
+
+
+# base-images (a catalogue of framework base images for --ai-arch-v) goes here.
+
+
+@user_task(
+    positional=["framework"],
+    auto_shortflags=False,
+    help={
+        "framework": "self (your conf file) or a framework (caffe, keras, ...: the conf is written for you)",
+        "bimg_name": "base image (else the one --ai-arch-v names, else uai.base_image)",
+        "pack_file_path": "the code folder to pack (default: code/ of this project)",
+        "conf_file": "self: your conf.json (default: this project's, written from invoke.yaml)",
+        "uhub_username": "registry user (else uai.username, else UHUB_USERNAME)",
+        "uhub_registry": "registry namespace (uai.namespace)",
+        "uhub_imagename": "image name:tag (uai.image_name)",
+        "in_host": "push to the internal registry (uai.internal_registry)",
+        "main_class": "framework form: the inference class",
+        "main_module": "framework form: the module that holds it",
+        "model_dir": "framework form: model folder, relative to the code folder",
+        "model_name": "framework form: model file name without extension",
+        "ai_arch_v": "framework form: picks the base image from uai.base_images",
+        "password_stdin": "read the registry password from standard input",
+        "network": "let the build reach the package index",
+        "uhub_password": PASSWORD_HELP,
+    },
+)
+def packdocker(
+    c,
+    framework,
+    bimg_name=None,
+    pack_file_path=None,
+    conf_file=None,
+    uhub_username=None,
+    uhub_registry=None,
+    uhub_imagename=None,
+    in_host=False,
+    main_class=None,
+    main_module=None,
+    model_dir=None,
+    model_name=None,
+    ai_arch_v=None,
+    password_stdin=False,
+    network=False,
+    uhub_password=None,
+):
+    """UAI's one-shot command: conf (if needed), build, smoke-test, push."""
+    pipeline.refuse_password_flag(uhub_password)
+    request = PackRequest(
+        framework,
+        bimg_name,
+        pack_file_path,
+        conf_file,
+        uhub_username,
+        uhub_registry,
+        uhub_imagename,
+        main_class,
+        main_module,
+        model_dir,
+        model_name,
+        ai_arch_v,
+    )
+    chosen = pack_settings(request, settings(c))
+    project = pack_project(request, chosen, ROOT)
+    own_conf = request.framework == "self" and conf_file is None
+    reference = chosen.image_reference(in_host)
+    pipeline.build_step(chosen, project, reference, network=network, write_conf=own_conf)
+    pipeline.smoke_step(chosen, reference, samples_dir_for(project, request), conf_path=project.conf_path)
+    pipeline.push_step(
+        chosen, reference, chosen.registry_host(in_host), password_stdin, sys.stdin, uhub_username
+    )

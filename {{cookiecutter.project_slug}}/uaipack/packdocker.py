@@ -1,0 +1,110 @@
+"""`invoke packdocker`: UAI's one-shot command (conf, build, smoke-test, push) with its parameter names.
+
+`packdocker self` takes the user's own conf file; `packdocker caffe|keras|...` writes
+the conf from --main-class/--main-module/--model-dir/--model-name. The code and conf
+may live anywhere (a UAI project laid out as in the UAI documents).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from uaipack import UserError
+from uaipack.conf import write_conf
+from uaipack.settings import Project, Settings
+
+FRAMEWORKS = ("self", "keras", "caffe", "tensorflow", "mxnet", "xgboost", "pytorch", "onnx", "sklearn")
+
+
+@dataclasses.dataclass(frozen=True)
+class PackRequest:
+    """The UAI parameters, as given (None when not given)."""
+
+    framework: str
+    bimg_name: str | None = None
+    pack_file_path: str | None = None
+    conf_file: str | None = None
+    uhub_username: str | None = None
+    uhub_registry: str | None = None
+    uhub_imagename: str | None = None
+    main_class: str | None = None
+    main_module: str | None = None
+    model_dir: str | None = None
+    model_name: str | None = None
+    ai_arch_v: str | None = None
+
+
+def pack_settings(request: PackRequest, settings: Settings) -> Settings:
+    """The project's settings with the UAI parameters applied."""
+    if request.framework not in FRAMEWORKS:
+        raise UserError(
+            f"packdocker {request.framework!r} is not a framework; use one of: {', '.join(FRAMEWORKS)}."
+        )
+    if request.framework == "self" and any((request.main_class, request.main_module, request.model_name)):
+        raise UserError(
+            "packdocker self takes its conf from --conf-file; drop --main-class/--main-module/"
+            "--model-name, or name a framework (e.g. `invoke packdocker keras ...`)."
+        )
+    if request.framework != "self" and request.conf_file:
+        raise UserError(
+            f"packdocker {request.framework} writes its own conf; drop --conf-file, "
+            "or use `invoke packdocker self --conf-file ...`."
+        )
+    catalogued_base, packages = base_image_for(request.ai_arch_v, settings)
+    changes = {
+        "base_image": request.bimg_name or catalogued_base,
+        "packages": packages or None,
+        "username": request.uhub_username,
+        "namespace": request.uhub_registry,
+        "image_name": request.uhub_imagename,
+    }
+    if request.framework != "self":
+        changes.update(
+            framework=request.framework,
+            main_class=request.main_class,
+            main_file=request.main_module,
+            model_dir=request.model_dir,
+            model_name=request.model_name,
+        )
+    return dataclasses.replace(
+        settings, **{key: value for key, value in changes.items() if value is not None}
+    )
+
+
+def base_image_for(ai_arch_v: str | None, settings: Settings) -> tuple[str | None, tuple[str, ...]]:
+    """UAI's --ai-arch-v: a base image (and its packages) from uai.base_images, else the catalogue."""
+    if ai_arch_v is None:
+        return None, ()
+    if ai_arch_v in settings.base_images:
+        return settings.base_images[ai_arch_v], ()
+    from uaipack import catalogue
+
+    entry = catalogue.lookup(ai_arch_v)
+    return entry.base_image, tuple(entry.packages)
+
+
+def pack_project(request: PackRequest, settings: Settings, root: Path) -> Project:
+    """Where the code and conf are; for a framework, the conf is written (under .uaipack/) first."""
+    code_dir = Path(request.pack_file_path).expanduser() if request.pack_file_path else None
+    if code_dir is not None and not code_dir.is_dir():
+        raise UserError(
+            f"--pack-file-path {request.pack_file_path} is not a folder; point it at the code/ folder."
+        )
+    if request.framework == "self":
+        conf_file = Path(request.conf_file).expanduser() if request.conf_file else None
+        if conf_file is not None and not conf_file.is_file():
+            raise UserError(f"--conf-file {request.conf_file} does not exist; point it at your conf.json.")
+        return Project.at(root, code_dir=code_dir, conf_path=conf_file)
+    project = Project.at(root, code_dir=code_dir, conf_path=Path(root) / ".uaipack" / "packdocker-conf.json")
+    project.conf_path.parent.mkdir(parents=True, exist_ok=True)
+    write_conf(settings, project)
+    return project
+
+
+def samples_dir_for(project: Project, request: PackRequest) -> Path | None:
+    """This project's samples for its own code; for code elsewhere, a samples/ folder beside it, if any."""
+    if request.pack_file_path is None:
+        return project.samples_dir
+    beside = project.code_dir.parent / "samples"
+    return beside if beside.is_dir() else None
