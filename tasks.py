@@ -39,22 +39,29 @@ def user_errors(function):
     return run
 
 
-@task(help={
-    "output_dir": "where to write the project (default: out/)",
-    "answer": "an answer as key=value, e.g. --answer framework=sklearn (repeatable)",
-})
+@task(
+    help={
+        "output_dir": "where to write the project (default: out/)",
+        "answer": "an answer as key=value, e.g. --answer framework=sklearn (repeatable)",
+    }
+)
 @user_errors
 def bake(c, output_dir="out", answer=None):
     """Bake a project from this template with default answers (plus any --answer)."""
     answers = dict(item.split("=", 1) for item in answer or [])
-    c.run(f"{sys.executable} -m cookiecutter {ROOT} --no-input -f -o {output_dir} "
-          + " ".join(f"'{key}={value}'" for key, value in answers.items()), pty=False)
+    c.run(
+        f"{sys.executable} -m cookiecutter {ROOT} --no-input -f -o {output_dir} "
+        + " ".join(f"'{key}={value}'" for key, value in answers.items()),
+        pty=False,
+    )
 
 
-@task(help={
-    "tag": f"image tag (default {base_images.DEFAULT_TAG})",
-    "rebuild": "build again even when the image exists",
-})
+@task(
+    help={
+        "tag": f"image tag (default {base_images.DEFAULT_TAG})",
+        "rebuild": "build again even when the image exists",
+    }
+)
 @user_errors
 def base_image(c, tag=base_images.DEFAULT_TAG, rebuild=False):
     """Build the local Debian bookworm Python base image (debootstrap + docker import)."""

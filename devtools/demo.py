@@ -7,7 +7,6 @@ the local image, pull it back by digest, run it, ask it, and print a summary.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -22,7 +21,6 @@ import docker
 import requests
 from rich.console import Console
 from rich.table import Table
-
 from uaipack import UserError
 from uaipack.baseimage import ensure_base_image
 from uaipack.registry import LocalRegistry, free_port
@@ -68,14 +66,15 @@ def run_demo(template: Path, output_dir: Path) -> None:
         pushed = steps.run("push", lambda: invoke(project, env, "push", "--skip-checks"))
         reference, digest = pushed_image(pushed)
         client = docker.from_env()
-        size = client.images.get(reference).attrs["Size"]
-        steps.run("remove local image", lambda: client.images.remove(reference, force=True))
+        image = client.images.get(reference)
+        steps.run("remove local image", lambda: remove_image(client, image.id))
+        size = image.attrs["Size"]
         repository = reference.rsplit(":", 1)[0]
         auth = {"username": "demo", "password": password}
         steps.run("pull by digest", lambda: client.images.pull(f"{repository}@{digest}", auth_config=auth))
         answer = steps.run("run and ask", lambda: ask_container(client, f"{repository}@{digest}"))
     if answer != EXPECTED_ANSWER:
-        raise UserError(f"the pulled image answered {answer!r} to {SAMPLE_BODY!r}, expected {EXPECTED_ANSWER!r}")
+        raise UserError(f"the pulled image answered {answer!r}, expected {EXPECTED_ANSWER!r}")
     print_summary(reference, digest, size, answer, steps)
 
 
@@ -91,25 +90,40 @@ def bake_defaults(template: Path, output_dir: Path) -> Path:
 def invoke(project: Path, env: dict, *args: str) -> str:
     """Run a project task as a user would, echoing its output; return that output."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "invoke", *args], cwd=project, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "invoke", *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines = []
     for line in process.stdout:
         sys.stdout.write(line)
         lines.append(line)
     if process.wait() != 0:
-        raise UserError(f"`invoke {' '.join(args)}` failed in {project} (exit {process.returncode}); see above")
+        command = " ".join(args)
+        raise UserError(f"`invoke {command}` failed in {project} (exit {process.returncode}); see above")
     return "".join(lines)
 
 
 def pushed_image(output: str) -> tuple[str, str]:
     """The reference from UAI's success line and the digest the push printed."""
     reference = re.search(r"upload docker images successful\. images:(\S+)", output)
-    digest = re.search(r"sha256:[0-9a-f]{64}", output[reference.end():] if reference else output)
+    digest = re.search(r"digest (sha256:[0-9a-f]{64})", output)
     if not reference or not digest:
         raise UserError("`invoke push` did not print the success line and a digest")
-    return reference.group(1), digest.group(0)
+    return reference.group(1), digest.group(1)
+
+
+def remove_image(client: docker.DockerClient, image_id: str) -> None:
+    """Remove the image under every tag, and prove it is gone, so the pull really pulls."""
+    client.images.remove(image_id, force=True)
+    try:
+        client.images.get(image_id)
+    except docker.errors.ImageNotFound:
+        return
+    raise UserError(f"image {image_id} is still there after removing it")
 
 
 def ask_container(client: docker.DockerClient, image: str, timeout: float = 120) -> str:
@@ -126,8 +140,10 @@ def ask_container(client: docker.DockerClient, image: str, timeout: float = 120)
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
-                raise UserError(f"the pulled image was not ready in {timeout:.0f} s:\n"
-                                + container.logs().decode(errors="replace")[-2000:])
+                raise UserError(
+                    f"the pulled image was not ready in {timeout:.0f} s:\n"
+                    + container.logs().decode(errors="replace")[-2000:]
+                )
             time.sleep(0.2)
         response = requests.post(f"{url}/service", data=SAMPLE_BODY, timeout=10)
         console.print(f"POST /service {SAMPLE_BODY.decode()} -> {response.status_code} {response.text!r}")
@@ -138,6 +154,8 @@ def ask_container(client: docker.DockerClient, image: str, timeout: float = 120)
 
 def print_summary(reference: str, digest: str, size: int, answer: str, steps: Steps) -> None:
     table = Table(title="make demo: done", show_header=False)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
     table.add_row("image", reference)
     table.add_row("digest", digest)
     table.add_row("size", f"{size / 1e6:.1f} MB")
@@ -146,4 +164,3 @@ def print_summary(reference: str, digest: str, size: int, answer: str, steps: St
         table.add_row(f"{name} (s)", f"{seconds:.1f}")
     table.add_row("total (s)", f"{sum(steps.seconds.values()):.1f}")
     console.print(table)
-    console.print(json.dumps({"image": reference, "digest": digest}))

@@ -22,7 +22,9 @@ def bake_cli(output_dir: Path, **answers: str) -> subprocess.CompletedProcess:
     extra = [f"{key}={value}" for key, value in answers.items()]
     return subprocess.run(
         [str(COOKIECUTTER), str(ROOT), "--no-input", "-o", str(output_dir), *extra],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

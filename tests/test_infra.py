@@ -31,7 +31,8 @@ def test_the_base_image_runs_python3_from_debian(docker_client, base_image):
     output = docker_client.containers.run(
         base_image,
         ["python3", "-c", "import sys, venv, ssl; print(sys.version_info[:2], sys.prefix)"],
-        remove=True, network_disabled=True,
+        remove=True,
+        network_disabled=True,
     )
     assert output.decode().strip() == "(3, 11) /usr"
 
@@ -63,10 +64,14 @@ def test_a_push_with_the_wrong_password_fails_and_nothing_lands(docker_client, r
     tiny_image(docker_client, reference)
     with pytest.raises(docker.errors.APIError):
         docker_client.login("pusher", "not the password", registry=registry.address, reauth=True)
-    chunks = list(docker_client.api.push(
-        reference, stream=True, decode=True,
-        auth_config={"username": "pusher", "password": "not the password"},
-    ))
+    chunks = list(
+        docker_client.api.push(
+            reference,
+            stream=True,
+            decode=True,
+            auth_config={"username": "pusher", "password": "not the password"},
+        )
+    )
     assert any("error" in chunk for chunk in chunks)
     assert not registry.has_manifest("infra/wrong", "v1")
 
@@ -74,10 +79,14 @@ def test_a_push_with_the_wrong_password_fails_and_nothing_lands(docker_client, r
 def test_a_push_with_the_right_password_lands_in_the_registry(docker_client, registry):
     reference = f"{registry.address}/infra/right:v1"
     tiny_image(docker_client, reference)
-    chunks = list(docker_client.api.push(
-        reference, stream=True, decode=True,
-        auth_config={"username": "pusher", "password": "correct horse battery"},
-    ))
+    chunks = list(
+        docker_client.api.push(
+            reference,
+            stream=True,
+            decode=True,
+            auth_config={"username": "pusher", "password": "correct horse battery"},
+        )
+    )
     assert not [chunk for chunk in chunks if "error" in chunk]
     digest = next(chunk["aux"]["Digest"] for chunk in chunks if "Digest" in chunk.get("aux", {}))
     assert registry.has_manifest("infra/right", "v1")

@@ -31,16 +31,28 @@ def text_files(folder: Path):
 def test_every_supported_combination_bakes_a_fully_rendered_project(tmp_path, answers):
     project = bake(tmp_path, **answers)
 
-    leftovers = [str(path) for path, text in text_files(project) if "{{ cookiecutter" in text
-                 or "{{cookiecutter" in text]
+    leftovers = [
+        str(path)
+        for path, text in text_files(project)
+        if "{{ cookiecutter" in text or "{{cookiecutter" in text
+    ]
     assert leftovers == []
     main_file = answers.get("main_file", "mnist_inference")
     stub = project / "code" / (main_file.replace(".", "/") + ".py")
     assert stub.is_file()
     assert f"class {answers.get('main_class', 'MnistModel')}(" in stub.read_text()
     assert (project / "code" / answers.get("model_dir", "checkpoint_dir")).is_dir()
-    for expected in ("tasks.py", "invoke.yaml", "README.md", "requirements.txt",
-                     "requirements-tools.txt", "server", "uaipack", "samples", "tests"):
+    for expected in (
+        "tasks.py",
+        "invoke.yaml",
+        "README.md",
+        "requirements.txt",
+        "requirements-tools.txt",
+        "server",
+        "uaipack",
+        "samples",
+        "tests",
+    ):
         assert (project / expected).exists(), expected
     assert not (project / "code" / "_stubs").exists()
     assert not (project / "_frameworks").exists()
@@ -67,8 +79,13 @@ def test_defaults_bake_the_uai_example_project_from_the_command_line(tmp_path):
     assert (project / "code" / "mnist_inference.py").is_file()
     assert "invoke conf" in result.stdout
     settings = (project / "invoke.yaml").read_text()
-    for value in ("python:3.11-slim", "uhub.ucloud.cn", "uhub.service.ucloud.cn", "uai_demo",
-                  "mnist-inference:test"):
+    for value in (
+        "python:3.11-slim",
+        "uhub.ucloud.cn",
+        "uhub.service.ucloud.cn",
+        "uai_demo",
+        "mnist-inference:test",
+    ):
         assert value in settings
 
 

@@ -25,8 +25,13 @@ SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates", "tzdata")
 # What a serving image never needs: package caches, docs, man pages, locales.
 PRUNED = (
-    "var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
-    "usr/share/info", "usr/share/locale", "var/log",
+    "var/cache/apt/archives",
+    "var/lib/apt/lists",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "var/log",
 )
 IMAGE_CHANGES = [
     "ENV LANG=C.UTF-8",
@@ -86,15 +91,17 @@ def debootstrap(rootfs: Path, mirror: str, *, say=print) -> None:
     if os.geteuid() != 0:
         raise UserError("building the base image needs root (debootstrap); run as root or use sudo")
     command = [
-        "debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-        SUITE, str(rootfs), mirror,
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(PACKAGES)}",
+        SUITE,
+        str(rootfs),
+        mirror,
     ]
     say(f"debootstrap {SUITE} with {', '.join(PACKAGES)} (a few minutes, once)")
     tail: list[str] = []
     with _status("debootstrap") as update:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in process.stdout:
             line = line.rstrip()
             tail = (tail + [line])[-20:]

@@ -57,7 +57,7 @@ class LocalRegistry:
     def log_path(self) -> Path:
         return self.root / "registry.log"
 
-    def start(self, timeout: float = 30.0) -> "LocalRegistry":
+    def start(self, timeout: float = 30.0) -> LocalRegistry:
         """Start the registry and wait until it answers (401 without credentials)."""
         binary = shutil.which("docker-registry")
         if binary is None:
@@ -77,14 +77,19 @@ class LocalRegistry:
         config = self.root / "config.yml"
         config.write_text(
             CONFIG.format(
-                storage=self.root / "storage", port=self.port, htpasswd=htpasswd,
+                storage=self.root / "storage",
+                port=self.port,
+                htpasswd=htpasswd,
                 secret=socket.gethostname() + str(time.time_ns()),
             )
         )
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [binary, "serve", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self._wait_ready(timeout)
         return self
@@ -107,7 +112,8 @@ class LocalRegistry:
         """True when the registry holds `repository` at a tag or digest (asked with credentials)."""
         response = requests.head(
             f"http://{self.address}/v2/{repository}/manifests/{reference}",
-            auth=(self.username, self._password), timeout=10,
+            auth=(self.username, self._password),
+            timeout=10,
             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
         )
         return response.status_code == 200
@@ -126,7 +132,7 @@ class LocalRegistry:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> "LocalRegistry":
+    def __enter__(self) -> LocalRegistry:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -59,7 +59,9 @@ def find_samples(samples_dir: Path) -> list[Sample]:
     bodies = sorted(
         path
         for path in samples_dir.glob("*")
-        if path.is_file() and ".expected" not in path.name and not path.name.startswith(".")
+        if path.is_file()
+        and ".expected" not in path.name
+        and not path.name.startswith(".")
         and path.name != "README.md"
     )
     for body in bodies:
