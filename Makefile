@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
-# Each creates .venv from the pinned requirements (once) and makes sure a Docker engine answers.
+# Each creates .venv from the pinned requirements (once) and makes sure a Docker engine answers;
+# `make test` adds the frameworks' host packages (requirements/frameworks.txt) for their tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ PYTEST_ARGS ?=
 demo: $(VENV)/.installed engine ## bake, build, smoke-test, push, pull back by digest, answer
 	$(BIN)/invoke demo
 
-test: $(VENV)/.installed engine ## the whole test suite (Docker tests included)
+test: $(VENV)/.installed $(VENV)/.frameworks engine ## the whole test suite (Docker tests included)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed ## ruff over the repo and the template's plain-Python folders
@@ -28,6 +29,10 @@ engine: ## a Docker engine, docker-registry, htpasswd and debootstrap (installs 
 $(VENV)/.installed: $(REQUIREMENTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+$(VENV)/.frameworks: $(VENV)/.installed requirements/frameworks.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/frameworks.txt
 	touch $@
 
 clean: ## remove the venv and caches (images and the wheel cache stay)

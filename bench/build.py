@@ -105,7 +105,7 @@ def measure() -> dict[str, str]:
             )
         finally:
             with contextlib.suppress(Exception):
-                engine.client().images.remove(reference, force=True)
+                engine.client().images.remove(reference, force=True, noprune=True)
     return figures
 
 

@@ -4,6 +4,7 @@ Thin on purpose: the logic lives in uaipack/ beside this file. Settings come fro
 invoke.yaml (the `uai` section), INVOKE_UAI_* environment variables, then flags.
 """
 
+import dataclasses
 import functools
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from invoke import Exit, task
 from uaipack import UserError, pipeline
 from uaipack import conf as confs
-from uaipack.packdocker import PackRequest, pack_project, pack_settings, samples_dir_for
+from uaipack.packdocker import PackRequest, base_image_for, pack_project, pack_settings, samples_dir_for
 from uaipack.settings import Project, Settings
 
 ROOT = Path(__file__).resolve().parent
@@ -39,6 +40,14 @@ def settings(c, **overrides) -> Settings:
     return Settings.from_config(c.config.get("uai"), **overrides)
 
 
+def with_arch(chosen: Settings, ai_arch_v: str | None) -> Settings:
+    """The settings with UAI's --ai-arch-v applied: that entry's base image and packages."""
+    base_image, packages = base_image_for(ai_arch_v, chosen)
+    if base_image is None:
+        return chosen
+    return dataclasses.replace(chosen, base_image=base_image, packages=chosen.packages + packages)
+
+
 @user_task(help={"check": "validate this hand-written conf file instead of writing conf.json"})
 def conf(c, check=None):
     """Write conf.json from the settings and check it (schema, module, class, model files)."""
@@ -55,11 +64,12 @@ def conf(c, check=None):
         "network": "let the build reach the package index (for packages that publish no wheel)",
         "in_host": "tag for the internal registry (uai.internal_registry)",
         "no_cache": "run every Dockerfile step again instead of reusing cached layers",
+        "ai_arch_v": "take the base image and packages of this catalogue entry (see `invoke base-images`)",
     }
 )
-def build(c, network=False, in_host=False, no_cache=False):
+def build(c, network=False, in_host=False, no_cache=False, ai_arch_v=None):
     """Build the image: conf, wheels for the base image's Python, then docker build (no network)."""
-    chosen = settings(c)
+    chosen = with_arch(settings(c), ai_arch_v)
     pipeline.build_step(chosen, PROJECT, chosen.image_reference(in_host), network=network, no_cache=no_cache)
 
 
@@ -140,7 +150,12 @@ def base_image(c, rebuild=False):
     ensure_base_image(rebuild=rebuild)
 
 
-# base-images (a catalogue of framework base images for --ai-arch-v) goes here.
+@user_task(name="base-images", help={"device": "cpu, gpu, or all (default)"})
+def base_images(c, device="all"):
+    """The catalogue of framework base images that --ai-arch-v picks from (UAI's ai_arch_v)."""
+    from uaipack import catalogue
+
+    print(catalogue.render_table(device))
 
 
 @user_task(

@@ -38,7 +38,7 @@ def made_images(docker_client):
     yield references
     for reference in references:
         with contextlib.suppress(Exception):  # already gone is fine
-            docker_client.images.remove(reference, force=True)
+            docker_client.images.remove(reference, force=True, noprune=True)
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def test_the_image_carries_oci_labels_runs_as_non_root_and_has_a_healthcheck(
 def test_the_image_pulled_back_by_digest_runs_and_answers(pushed, baked, docker_client, reference_of):
     reference = reference_of(baked)
     digest = DIGEST.search(pushed.stdout).group(1)
-    docker_client.images.remove(reference, force=True)
+    docker_client.images.remove(reference, force=True, noprune=True)
     repository = reference.rsplit(":", 1)[0]
     docker_client.login(USERNAME, PASSWORD, registry=reference.split("/", 1)[0])
     pulled = docker_client.images.pull(f"{repository}@{digest}")

@@ -3,5 +3,6 @@
 `tasks.py` stays thin; everything it does lives here, importable and unit-tested.
 """
 
+
 class UserError(Exception):
     """A problem the user can fix; its message is one sentence naming the thing and the fix."""

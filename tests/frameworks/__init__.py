@@ -1,0 +1,1 @@
+"""Framework tests: a package, so its conftest does not shadow the top-level `conftest` module."""

@@ -1,0 +1,55 @@
+"""{{ cookiecutter.project_name }}: a scikit-learn model served by UAI-style inference code.
+
+Files expected: `{{ cookiecutter.model_dir }}/{{ cookiecutter.model_name }}.joblib`, any fitted
+estimator or pipeline saved with `joblib.dump(model, "{{ cookiecutter.model_name }}.joblib")`.
+`execute` receives a list of requests, each readable like a file (`.read()`, `.body`); every
+body is one example as a JSON list of its numeric features, e.g. `[5.1, 3.5, 1.4, 0.2]`. It
+returns, in order, `model.predict` of each example (`0`, `12.5` as JSON, `setosa` as text); a body
+that is not such a list gets a 400 of its own. All valid examples go through one `predict` call.
+"""
+
+import json
+
+import joblib
+import numpy as np
+
+from uai.arch.sklearn_model import SklearnModel
+
+
+class {{ cookiecutter.main_class }}(SklearnModel):
+    """Answers `predict` of a joblib-saved estimator, one JSON value per request."""
+
+    def __init__(self, conf):
+        super().__init__(conf)
+
+    def load_model(self):
+        # self.model_file is <model_dir>/<model_name>.joblib, resolved from conf.json.
+        return joblib.load(self.model_file)
+
+    def execute(self, data, batch_size):
+        width = getattr(self.model, "n_features_in_", None)
+        rows = {index: features(request, width) for index, request in enumerate(data[:batch_size])}
+        valid = {index: row for index, row in rows.items() if row is not None}
+        answers = [bad_request(width)] * batch_size
+        if valid:
+            predictions = self.model.predict(np.stack(list(valid.values())))
+            for index, prediction in zip(valid, predictions):
+                answers[index] = prediction.item()  # a number is sent as JSON, a text label as text
+        return answers
+
+
+def features(request, width):
+    """The body as a 1-D float array of `width` numbers (any width when None), or None."""
+    try:
+        row = np.asarray(json.loads(request.read()), dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    if row.ndim != 1 or row.size == 0 or (width is not None and row.size != width):
+        return None
+    return row
+
+
+def bad_request(width):
+    count = f"{width} numbers" if width else "numbers"
+    error = {"error": f"the body must be a JSON list of {count}, one example's features"}
+    return json.dumps(error), 400, {"Content-Type": "application/json"}
