@@ -14,12 +14,11 @@ through the net in one call; a body that is not numeric JSON, or whose shape the
 rejects, gets a 400 of its own.
 """
 
-import json
-
 import cv2
 import numpy as np
 
 from uai.arch.caffe_model import CaffeAiUcloudModel
+from uai.examples import answer_by_shape, json_array, refusal
 
 
 class {{ cookiecutter.main_class }}(CaffeAiUcloudModel):
@@ -33,35 +32,14 @@ class {{ cookiecutter.main_class }}(CaffeAiUcloudModel):
         return cv2.dnn.readNetFromCaffe(self.model_arch_file, self.model_weight_file)
 
     def execute(self, data, batch_size):
-        answers = [None] * batch_size
-        by_shape = {}
-        for index, request in enumerate(data[:batch_size]):
-            example = array(request)
-            if example is None:
-                answers[index] = bad_request("the body must be one example as a JSON array of numbers")
-            else:
-                by_shape.setdefault(example.shape, {})[index] = example
-        for shape, group in by_shape.items():
-            try:
-                self.model.setInput(np.stack(list(group.values())))
-                outputs = self.model.forward()
-            except cv2.error as error:  # the net's own shape check
-                reason = str(error).strip().splitlines()[-1][:200]
-                outputs = [bad_request(f"the net cannot take an example of shape {list(shape)}: {reason}")]
-                outputs *= len(group)
-            for index, output in zip(group, outputs):
-                answers[index] = output if isinstance(output, tuple) else output.tolist()
-        return answers
+        return answer_by_shape(
+            data, batch_size,
+            parse=lambda request: json_array(request, "float32"),
+            predict=self.predict,
+            refused=refusal("the body must be one example as a JSON array of numbers"),
+            model_errors=(cv2.error,),  # the net's own shape check
+        )
 
-
-def array(request):
-    """The body as a float32 array, or None when it is not a numeric JSON array."""
-    try:
-        example = np.asarray(json.loads(request.read()), dtype=np.float32)
-    except (ValueError, TypeError):
-        return None
-    return example if example.ndim > 0 else None
-
-
-def bad_request(message):
-    return json.dumps({"error": message}), 400, {"Content-Type": "application/json"}
+    def predict(self, examples):
+        self.model.setInput(np.stack(examples))
+        return self.model.forward().tolist()

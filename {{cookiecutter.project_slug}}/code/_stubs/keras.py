@@ -22,6 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from uai.arch.keras_model import KerasAiUcloudModel  # noqa: E402
+from uai.examples import answer_valid, json_array, shape_refusal  # noqa: E402
 
 
 class {{ cookiecutter.main_class }}(KerasAiUcloudModel):
@@ -41,14 +42,14 @@ class {{ cookiecutter.main_class }}(KerasAiUcloudModel):
         return model
 
     def execute(self, data, batch_size):
-        examples = {index: example(request, self.example_shape) for index, request in enumerate(data[:batch_size])}
-        valid = {index: array for index, array in examples.items() if array is not None}
-        answers = [bad_request(self.example_shape)] * batch_size
-        if valid:
-            outputs = keras.ops.convert_to_numpy(self.model(np.stack(list(valid.values())), training=False))
-            for index, output in zip(valid, outputs):
-                answers[index] = output.tolist()
-        return answers
+        return answer_valid(
+            data, batch_size,
+            parse=lambda request: json_array(request, "float32", self.example_shape),
+            predict=lambda examples: keras.ops.convert_to_numpy(
+                self.model(np.stack(examples), training=False)
+            ).tolist(),
+            refused=shape_refusal(self.example_shape),
+        )
 
 
 def architecture_json(path):
@@ -60,20 +61,3 @@ def architecture_json(path):
 
         text = json.dumps(yaml.safe_load(text))
     return text
-
-
-def example(request, shape):
-    """The body as a float32 array of `shape` (None: any size), or None."""
-    try:
-        array = np.asarray(json.loads(request.read()), dtype=np.float32)
-    except (ValueError, TypeError):
-        return None
-    if array.ndim != len(shape) or any(want not in (None, got) for want, got in zip(shape, array.shape)):
-        return None
-    return array
-
-
-def bad_request(shape):
-    shown = [dim if dim is not None else "any" for dim in shape]
-    error = {"error": f"the body must be one example as a JSON array of shape {shown}"}
-    return json.dumps(error), 400, {"Content-Type": "application/json"}

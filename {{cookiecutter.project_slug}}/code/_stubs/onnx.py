@@ -9,12 +9,11 @@ first output for that example as a JSON list; a body of the wrong shape gets a 4
 own. All valid examples go through one `session.run` call.
 """
 
-import json
-
 import numpy as np
 import onnxruntime
 
 from uai.arch.onnx_model import OnnxModel
+from uai.examples import answer_valid, json_array, shape_refusal
 
 
 class {{ cookiecutter.main_class }}(OnnxModel):
@@ -33,28 +32,9 @@ class {{ cookiecutter.main_class }}(OnnxModel):
         return session
 
     def execute(self, data, batch_size):
-        examples = {index: example(request, self.example_shape) for index, request in enumerate(data[:batch_size])}
-        valid = {index: array for index, array in examples.items() if array is not None}
-        answers = [bad_request(self.example_shape)] * batch_size
-        if valid:
-            outputs = self.model.run(None, {self.input_name: np.stack(list(valid.values()))})[0]
-            for index, output in zip(valid, outputs):
-                answers[index] = output.tolist()
-        return answers
-
-
-def example(request, shape):
-    """The body as a float32 array of `shape` (None: any size), or None."""
-    try:
-        array = np.asarray(json.loads(request.read()), dtype=np.float32)
-    except (ValueError, TypeError):
-        return None
-    if array.ndim != len(shape) or any(want not in (None, got) for want, got in zip(shape, array.shape)):
-        return None
-    return array
-
-
-def bad_request(shape):
-    shown = [dim if dim is not None else "any" for dim in shape]
-    error = {"error": f"the body must be one example as a JSON array of shape {shown}"}
-    return json.dumps(error), 400, {"Content-Type": "application/json"}
+        return answer_valid(
+            data, batch_size,
+            parse=lambda request: json_array(request, "float32", self.example_shape),
+            predict=lambda examples: self.model.run(None, {self.input_name: np.stack(examples)})[0].tolist(),
+            refused=shape_refusal(self.example_shape),
+        )

@@ -13,11 +13,11 @@ list. Examples of one shape go through the model in one call; a body that is not
 JSON, or whose shape the model rejects, gets a 400 of its own.
 """
 
-import json
-
+import numpy as np
 import torch
 
 from uai.arch.pytorch_model import PyTorchModel
+from uai.examples import answer_by_shape, json_array, refusal
 
 
 class {{ cookiecutter.main_class }}(PyTorchModel):
@@ -31,35 +31,14 @@ class {{ cookiecutter.main_class }}(PyTorchModel):
         return torch.jit.load(self.model_file, map_location="cpu").eval()
 
     def execute(self, data, batch_size):
-        answers = [None] * batch_size
-        by_shape = {}
-        for index, request in enumerate(data[:batch_size]):
-            example = tensor(request)
-            if example is None:
-                answers[index] = bad_request("the body must be one example as a JSON array of numbers")
-            else:
-                by_shape.setdefault(tuple(example.shape), {})[index] = example
+        return answer_by_shape(
+            data, batch_size,
+            parse=lambda request: json_array(request, "float32"),
+            predict=self.predict,
+            refused=refusal("the body must be one example as a JSON array of numbers"),
+            model_errors=(RuntimeError,),  # the model's own shape check
+        )
+
+    def predict(self, examples):
         with torch.inference_mode():
-            for shape, group in by_shape.items():
-                try:
-                    outputs = self.model(torch.stack(list(group.values())))
-                except RuntimeError as error:  # the model's own shape check
-                    reason = str(error).strip().splitlines()[-1][:200]
-                    outputs = [bad_request(f"the model cannot take an example of shape {list(shape)}: {reason}")]
-                    outputs *= len(group)
-                for index, output in zip(group, outputs):
-                    answers[index] = output if isinstance(output, tuple) else output.tolist()
-        return answers
-
-
-def tensor(request):
-    """The body as a float32 tensor, or None when it is not a numeric JSON array."""
-    try:
-        example = torch.tensor(json.loads(request.read()), dtype=torch.float32)
-    except (ValueError, TypeError, RuntimeError):
-        return None
-    return example if example.dim() > 0 else None
-
-
-def bad_request(message):
-    return json.dumps({"error": message}), 400, {"Content-Type": "application/json"}
+            return self.model(torch.from_numpy(np.stack(examples))).tolist()

@@ -10,6 +10,7 @@ text: `[0.0, 0.1, 0.9]` -> "2". Replace the body of `execute` with your own mode
 import json
 
 from uai.arch.base_model import AiUcloudModel
+from uai.examples import refusal
 
 
 class {{ cookiecutter.main_class }}(AiUcloudModel):
@@ -33,6 +34,5 @@ class {{ cookiecutter.main_class }}(AiUcloudModel):
         except (ValueError, TypeError):
             scores = []
         if not scores:
-            error = {"error": "the body must be a non-empty JSON list of numbers, e.g. [0.1, 0.9]"}
-            return json.dumps(error), 400, {"Content-Type": "application/json"}
+            return refusal("the body must be a non-empty JSON list of numbers, e.g. [0.1, 0.9]")
         return str(max(range(len(scores)), key=scores.__getitem__))

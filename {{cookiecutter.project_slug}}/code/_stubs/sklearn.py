@@ -8,12 +8,11 @@ returns, in order, `model.predict` of each example (`0`, `12.5` as JSON, `setosa
 that is not such a list gets a 400 of its own. All valid examples go through one `predict` call.
 """
 
-import json
-
 import joblib
 import numpy as np
 
 from uai.arch.sklearn_model import SklearnModel
+from uai.examples import answer_valid, json_array, refusal
 
 
 class {{ cookiecutter.main_class }}(SklearnModel):
@@ -28,28 +27,11 @@ class {{ cookiecutter.main_class }}(SklearnModel):
 
     def execute(self, data, batch_size):
         width = getattr(self.model, "n_features_in_", None)
-        rows = {index: features(request, width) for index, request in enumerate(data[:batch_size])}
-        valid = {index: row for index, row in rows.items() if row is not None}
-        answers = [bad_request(width)] * batch_size
-        if valid:
-            predictions = self.model.predict(np.stack(list(valid.values())))
-            for index, prediction in zip(valid, predictions):
-                answers[index] = prediction.item()  # a number is sent as JSON, a text label as text
-        return answers
-
-
-def features(request, width):
-    """The body as a 1-D float array of `width` numbers (any width when None), or None."""
-    try:
-        row = np.asarray(json.loads(request.read()), dtype=np.float64)
-    except (ValueError, TypeError):
-        return None
-    if row.ndim != 1 or row.size == 0 or (width is not None and row.size != width):
-        return None
-    return row
-
-
-def bad_request(width):
-    count = f"{width} numbers" if width else "numbers"
-    error = {"error": f"the body must be a JSON list of {count}, one example's features"}
-    return json.dumps(error), 400, {"Content-Type": "application/json"}
+        count = f"{width} numbers" if width else "numbers"
+        return answer_valid(
+            data, batch_size,
+            parse=lambda request: json_array(request, "float64", (width,)),
+            # .item(): a number is sent as JSON, a text label as text
+            predict=lambda rows: [value.item() for value in self.model.predict(np.stack(rows))],
+            refused=refusal(f"the body must be a JSON list of {count}, one example's features"),
+        )

@@ -12,12 +12,11 @@ that example as a JSON list; a body of the wrong shape gets a 400 of its own. Al
 examples go through the signature in one call.
 """
 
-import json
-
 import numpy as np
 import tensorflow as tf
 
 from uai.arch.tf_model import TFAiUcloudModel
+from uai.examples import answer_valid, json_array, shape_refusal
 
 
 class {{ cookiecutter.main_class }}(TFAiUcloudModel):
@@ -39,29 +38,13 @@ class {{ cookiecutter.main_class }}(TFAiUcloudModel):
         return saved_model  # keeps the variables alive
 
     def execute(self, data, batch_size):
-        examples = {index: self.example(request) for index, request in enumerate(data[:batch_size])}
-        valid = {index: array for index, array in examples.items() if array is not None}
-        answers = [bad_request(self.example_shape)] * batch_size
-        if valid:
-            batch = tf.constant(np.stack(list(valid.values())))
-            outputs = self.function(**{self.input_name: batch})[self.output_name].numpy()
-            for index, output in zip(valid, outputs):
-                answers[index] = output.tolist()
-        return answers
+        return answer_valid(
+            data, batch_size,
+            parse=lambda request: json_array(request, self.dtype, self.example_shape),
+            predict=self.predict,
+            refused=shape_refusal(self.example_shape),
+        )
 
-    def example(self, request):
-        """The body as an array of the input's dtype and shape (None: any size), or None."""
-        try:
-            array = np.asarray(json.loads(request.read()), dtype=self.dtype)
-        except (ValueError, TypeError):
-            return None
-        shape = self.example_shape
-        if array.ndim != len(shape) or any(want not in (None, got) for want, got in zip(shape, array.shape)):
-            return None
-        return array
-
-
-def bad_request(shape):
-    shown = [dim if dim is not None else "any" for dim in shape]
-    error = {"error": f"the body must be one example as a JSON array of shape {shown}"}
-    return json.dumps(error), 400, {"Content-Type": "application/json"}
+    def predict(self, examples):
+        outputs = self.function(**{self.input_name: tf.constant(np.stack(examples))})
+        return outputs[self.output_name].numpy().tolist()

@@ -11,12 +11,11 @@ probabilities for a multi-class model; a body that is not such a list gets a 400
 All valid examples go through one `predict` call.
 """
 
-import json
-
 import numpy as np
 import xgboost
 
 from uai.arch.xgboost_model import XGBoostUcloudModel
+from uai.examples import answer_valid, json_array, refusal
 
 
 class {{ cookiecutter.main_class }}(XGBoostUcloudModel):
@@ -33,25 +32,9 @@ class {{ cookiecutter.main_class }}(XGBoostUcloudModel):
 
     def execute(self, data, batch_size):
         width = self.model.num_features()
-        rows = {index: features(request, width) for index, request in enumerate(data[:batch_size])}
-        valid = {index: row for index, row in rows.items() if row is not None}
-        answers = [bad_request(width)] * batch_size
-        if valid:
-            predictions = self.model.predict(xgboost.DMatrix(np.stack(list(valid.values()))))
-            for index, prediction in zip(valid, predictions):
-                answers[index] = prediction.tolist()
-        return answers
-
-
-def features(request, width):
-    """The body as a 1-D float32 array of `width` numbers, or None."""
-    try:
-        row = np.asarray(json.loads(request.read()), dtype=np.float32)
-    except (ValueError, TypeError):
-        return None
-    return row if row.ndim == 1 and row.size == width else None
-
-
-def bad_request(width):
-    error = {"error": f"the body must be a JSON list of {width} numbers, one example's features"}
-    return json.dumps(error), 400, {"Content-Type": "application/json"}
+        return answer_valid(
+            data, batch_size,
+            parse=lambda request: json_array(request, "float32", (width,)),
+            predict=lambda rows: self.model.predict(xgboost.DMatrix(np.stack(rows))).tolist(),
+            refused=refusal(f"the body must be a JSON list of {width} numbers, one example's features"),
+        )
