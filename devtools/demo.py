@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.table import Table
 from uaipack import UserError
 from uaipack.baseimage import ensure_base_image
-from uaipack.registry import LocalRegistry, free_port
+from uaipack.registry import LocalRegistry
+from uaipack.smoke import running_container, wait_ready
 
 console = Console()
 SAMPLE_BODY = b"[0.0, 0.1, 0.9, 0.05]"
@@ -128,28 +129,11 @@ def remove_image(client: docker.DockerClient, image_id: str) -> None:
 
 def ask_container(client: docker.DockerClient, image: str, timeout: float = 120) -> str:
     """Run `image` on a loopback port, wait for /readyz, POST the sample, return the answer."""
-    port = free_port()
-    container = client.containers.run(image, detach=True, ports={"8080/tcp": ("127.0.0.1", port)})
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise UserError(
-                    f"the pulled image was not ready in {timeout:.0f} s:\n"
-                    + container.logs().decode(errors="replace")[-2000:]
-                )
-            time.sleep(0.2)
+    with running_container(client, image, f"uaipack-demo-{secrets.token_hex(4)}") as (container, url):
+        wait_ready(container, url, timeout)
         response = requests.post(f"{url}/service", data=SAMPLE_BODY, timeout=10)
         console.print(f"POST /service {SAMPLE_BODY.decode()} -> {response.status_code} {response.text!r}")
         return response.text.strip()
-    finally:
-        container.remove(force=True)
 
 
 def print_summary(reference: str, digest: str, size: int, answer: str, steps: Steps) -> None:

@@ -7,9 +7,10 @@ import io
 import json
 import re
 import tarfile
-import time
+import uuid
 
 import requests
+from uaipack.smoke import running_container, wait_ready
 
 from e2e.support import PASSWORD, USERNAME
 
@@ -54,22 +55,13 @@ def test_the_image_pulled_back_by_digest_runs_and_answers(pushed, baked, docker_
     docker_client.login(USERNAME, PASSWORD, registry=reference.split("/", 1)[0])
     pulled = docker_client.images.pull(f"{repository}@{digest}")
     pulled.tag(reference)  # later tests use the tag again
-    container = docker_client.containers.run(pulled.id, detach=True, ports={"8080/tcp": ("127.0.0.1", None)})
-    try:
-        container.reload()
-        url = f"http://127.0.0.1:{container.ports['8080/tcp'][0]['HostPort']}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
+    with running_container(docker_client, pulled.id, f"e2e-pulled-{uuid.uuid4().hex[:8]}") as (
+        container,
+        url,
+    ):
+        wait_ready(container, url, 60)
         answer = requests.post(f"{url}/service", data="[0.0, 0.1, 0.9]", timeout=10)
         assert (answer.status_code, answer.text) == (200, "2")
-    finally:
-        container.remove(force=True)
 
 
 def test_the_password_is_in_no_layer_history_context_or_output(pushed, baked, docker_client, reference_of):
