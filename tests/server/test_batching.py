@@ -165,3 +165,60 @@ def test_stop_answers_everything_queued_then_refuses_new_requests(batcher_for):
     stopper.join(10)
     assert [batcher.wait(job, 5) for job in jobs] == [f"answer:job{index}" for index in range(5)]
     assert not stopper.is_alive()
+
+
+def test_the_wait_for_company_ends_as_soon_as_the_batch_can_fill(batcher_for):
+    model = Recorder()
+    batcher = batcher_for(model, max_batch_size=2, max_latency_ms=5000)
+    for _ in range(3):
+        batcher.announce()  # more on the way than fit: the batch fills without waiting 5 s
+    started = time.perf_counter()
+    first = batcher.submit("first", announced=True)
+    second = batcher.submit("second", announced=True)
+    assert (batcher.wait(first, 5), batcher.wait(second, 5)) == ("answer:first", "answer:second")
+    assert time.perf_counter() - started < 1
+    assert model.batches == [["first", "second"]]
+    batcher.withdraw()
+
+
+def test_the_wait_for_company_ends_when_the_announced_request_withdraws(batcher_for):
+    model = Recorder()
+    batcher = batcher_for(model, max_latency_ms=5000)
+    batcher.announce()
+    started = time.perf_counter()
+    first = batcher.submit("first")
+    time.sleep(0.05)
+    batcher.withdraw()  # e.g. its body was too large: nobody else is coming
+    assert batcher.wait(first, 5) == "answer:first"
+    assert time.perf_counter() - started < 1
+
+
+def test_a_request_that_gave_up_inside_a_batch_does_not_hold_back_the_others(batcher_for):
+    """Each answered request wakes the next ones of its batch; one that timed out is skipped."""
+
+    class TwoBatches:
+        def __init__(self):
+            self.entered = [threading.Event(), threading.Event()]
+            self.gates = [threading.Event(), threading.Event()]
+            self.sizes = []
+
+        def execute(self, data, batch_size):
+            which = 0 if data == ["blocker"] else 1
+            self.entered[which].set()
+            self.gates[which].wait(10)
+            self.sizes.append(batch_size)
+            return [f"answer:{item}" for item in data]
+
+    model = TwoBatches()
+    batcher = batcher_for(model, max_batch_size=16, max_latency_ms=0)
+    blocker = batcher.submit("blocker")
+    assert model.entered[0].wait(5)
+    jobs = [batcher.submit(f"job{index}") for index in range(15)]
+    model.gates[0].set()
+    assert batcher.wait(blocker, 5) == "answer:blocker"
+    assert model.entered[1].wait(5)
+    with pytest.raises(RequestTimeout):  # the job the loop wakes first gives up before its answer
+        batcher.wait(jobs[0], timeout=0.01)
+    model.gates[1].set()
+    assert [batcher.wait(job, 5) for job in jobs[1:]] == [f"answer:job{index}" for index in range(1, 15)]
+    assert model.sizes == [1, 15]

@@ -132,3 +132,35 @@ def test_an_unusable_conf_stops_gunicorn_before_it_listens(tmp_path, gunicorn):
     server = gunicorn(conf_file)
     assert server.process.wait(timeout=20) != 0
     assert "model load failed: server.workers = 'two' is not a whole number" in server.log()
+
+
+def test_keep_alive_connections_beyond_the_thread_count_are_all_served(tmp_path, gunicorn):
+    """With more keep-alive connections than request threads, every request is answered with
+    its own answer (gthread parks idle connections; the batching loop pairs the answers)."""
+    server = gunicorn(write_project(tmp_path, SLOW_MODULE, SLOW_CONF), UAI_THREADS="2")
+    server.wait_until(
+        lambda: (r := get(server, "/readyz")) is not None and r.status_code == 200, what="ready"
+    )
+    answers: dict[tuple[int, int], str | Exception] = {}
+
+    def client(index):
+        with requests.Session() as session:  # one keep-alive connection per client
+            for number in range(20):
+                try:
+                    body = f"{index}-{number}".encode()
+                    reply = session.post(server.url + "/service", data=body, timeout=10)
+                    answers[index, number] = reply.text
+                except requests.RequestException as error:
+                    answers[index, number] = error
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert all(
+        isinstance(answer, str) and answer.endswith(f":{index}-{number}")
+        for (index, number), answer in answers.items()
+    )
+    assert len(answers) == 120 and time.monotonic() - started < 20

@@ -35,6 +35,7 @@ keepalive = 5
 # Each worker loads its own model after the fork; a preloaded one would lose its threads.
 preload_app = False
 accesslog = None  # the server writes its own access line (with the batch size)
+logger_class = "httpserver.gunicorn_logging.ServerLogger"
 errorlog = "-"
 loglevel = os.environ.get("UAI_LOG_LEVEL", "info").lower()
 proc_name = "uai-inference"

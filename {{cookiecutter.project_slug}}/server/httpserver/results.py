@@ -30,7 +30,12 @@ def to_response(result: object) -> HttpResponse:
         if headers is not None and not isinstance(headers, Mapping):
             raise BadResult(f"the headers of a result tuple must be a dict, got {_describe(headers)}")
     body, content_type = encode_body(result)
-    response = HttpResponse(body, status=status, content_type=content_type)
+    if isinstance(body, str):
+        body = body.encode()
+    # Content-Length set here: without it gunicorn sends a chunked body (see middleware).
+    response = HttpResponse(
+        body, status=status, content_type=content_type, headers={"Content-Length": str(len(body))}
+    )
     for name, value in (headers or {}).items():
         response[str(name)] = str(value)  # the user's Content-Type, if any, wins
     return response
@@ -43,7 +48,7 @@ def encode_body(value: object) -> tuple[bytes | str, str]:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value), BINARY
     try:
-        return json.dumps(value, default=_jsonable, separators=(",", ":")), JSON
+        return _ENCODER.encode(value), JSON
     except (TypeError, ValueError) as error:
         raise BadResult(f"cannot send a result of type {_describe(value)}: {error}") from None
 
@@ -53,6 +58,10 @@ def _jsonable(value: object) -> object:
     if callable(tolist):
         return tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# One encoder for all responses: `json.dumps` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(default=_jsonable, separators=(",", ":"))
 
 
 def _describe(value: object) -> str:
