@@ -95,3 +95,31 @@ def test_an_authorization_error_is_not_retried():
 def test_a_reference_splits_into_repository_and_tag_even_with_a_registry_port():
     assert push.split_reference("127.0.0.1:5000/ns/img:v1") == ("127.0.0.1:5000/ns/img", "v1")
     assert push.split_reference("127.0.0.1:5000/ns/img") == ("127.0.0.1:5000/ns/img", "latest")
+
+
+class RefusingClient:
+    def __init__(self, explanation):
+        self.explanation = explanation
+
+    def login(self, **credentials):
+        import docker
+
+        raise docker.errors.APIError("login failed", explanation=self.explanation)
+
+
+@pytest.mark.parametrize(
+    ("explanation", "says"),
+    [
+        (
+            'Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused',
+            "cannot be reached",
+        ),
+        ("unauthorized: incorrect username or password s3cret", "refused the login of 'me'"),
+    ],
+)
+def test_a_failed_login_says_whether_the_registry_was_unreachable_or_refused(monkeypatch, explanation, says):
+    monkeypatch.setattr(push.engine, "client", lambda: RefusingClient(explanation))
+    with pytest.raises(UserError) as raised:
+        push.login("127.0.0.1:1", "me", "s3cret")
+    assert says in str(raised.value)
+    assert "s3cret" not in str(raised.value) and "\n" not in str(raised.value)

@@ -73,6 +73,10 @@ def read_password(password_stdin: bool, stdin: IO[str]) -> str | None:
     return os.environ.get(PASSWORD_ENV) or None
 
 
+# How the engine words a registry it could not talk to at all (not a refused login).
+UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "network is unreachable")
+
+
 def login(registry: str, username: str | None, password: str | None) -> None:
     """Log the SDK client in; without a password, rely on the credentials Docker stores."""
     if password is None:
@@ -86,6 +90,11 @@ def login(registry: str, username: str | None, password: str | None) -> None:
         engine.client().login(username=username, password=password, registry=registry, reauth=True)
     except docker.errors.APIError as exc:
         reason = _scrub(str(exc.explanation or exc), password)
+        if any(sign in reason for sign in UNREACHABLE):
+            raise UserError(
+                f"the registry {registry} cannot be reached ({reason}); check uai.registry "
+                "(or uai.internal_registry with --in-host) and the network."
+            ) from None
         raise UserError(
             f"the registry {registry} refused the login of {username!r} ({reason}); "
             f"check the user name and {PASSWORD_ENV}."
