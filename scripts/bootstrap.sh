@@ -38,6 +38,12 @@ install_packages() {
 start_engine() {
   engine_answers && { say "Docker engine answers (left as it is)"; return 0; }
   [ "$(id -u)" = 0 ] || fail "no Docker engine answers and we are not root: start dockerd (or ask an admin), then run this again"
+  # A pid file left by a dockerd that was killed (machines are kept, processes are not).
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  if [ -n "$pid" ] && ! grep -qs dockerd "/proc/$pid/cmdline"; then
+    rm -f /var/run/docker.pid
+  fi
   say "starting dockerd in the background (log: $LOG_DIR/dockerd.log)"
   nohup /usr/sbin/dockerd >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
   local deadline=$((SECONDS + 60))
