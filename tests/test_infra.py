@@ -26,6 +26,12 @@ def tiny_image(client, reference: str) -> None:
     client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tag)
 
 
+def push_chunks(client, reference: str, password: str) -> list[dict]:
+    """Every progress chunk of a push of `reference` as user "pusher"."""
+    auth = {"username": "pusher", "password": password}
+    return list(client.api.push(reference, stream=True, decode=True, auth_config=auth))
+
+
 def test_the_base_image_runs_python3_from_debian(docker_client, base_image):
     assert base_image == DEFAULT_TAG
     output = docker_client.containers.run(
@@ -64,14 +70,7 @@ def test_a_push_with_the_wrong_password_fails_and_nothing_lands(docker_client, r
     tiny_image(docker_client, reference)
     with pytest.raises(docker.errors.APIError):
         docker_client.login("pusher", "not the password", registry=registry.address, reauth=True)
-    chunks = list(
-        docker_client.api.push(
-            reference,
-            stream=True,
-            decode=True,
-            auth_config={"username": "pusher", "password": "not the password"},
-        )
-    )
+    chunks = push_chunks(docker_client, reference, "not the password")
     assert any("error" in chunk for chunk in chunks)
     assert not registry.has_manifest("infra/wrong", "v1")
 
@@ -79,14 +78,7 @@ def test_a_push_with_the_wrong_password_fails_and_nothing_lands(docker_client, r
 def test_a_push_with_the_right_password_lands_in_the_registry(docker_client, registry):
     reference = f"{registry.address}/infra/right:v1"
     tiny_image(docker_client, reference)
-    chunks = list(
-        docker_client.api.push(
-            reference,
-            stream=True,
-            decode=True,
-            auth_config={"username": "pusher", "password": "correct horse battery"},
-        )
-    )
+    chunks = push_chunks(docker_client, reference, "correct horse battery")
     assert not [chunk for chunk in chunks if "error" in chunk]
     digest = next(chunk["aux"]["Digest"] for chunk in chunks if "Digest" in chunk.get("aux", {}))
     assert registry.has_manifest("infra/right", "v1")
