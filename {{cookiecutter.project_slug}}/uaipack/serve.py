@@ -26,15 +26,12 @@ def serve_command(project: Project, port: int) -> tuple[list[str], dict[str, str
         raise UserError(
             f"{project.server_dir}/gunicorn.conf.py is missing; restore server/ from the template."
         )
-    command = [
-        str(gunicorn),
-        "-c",
-        "gunicorn.conf.py",
-        "httpserver.wsgi",
-        "--reload",
-        "--reload-extra-file",
-        str(project.conf_path),
-    ]
+    # Watch code/ from the start: gunicorn's reloader sees an imported module only at its next
+    # scan, so an edit made before then (just after the model loaded) would go unnoticed.
+    watched = [project.conf_path, *sorted(project.code_dir.rglob("*.py"))]
+    command = [str(gunicorn), "-c", "gunicorn.conf.py", "httpserver.wsgi", "--reload"]
+    for path in watched:
+        command += ["--reload-extra-file", str(path)]
     environment = {
         **os.environ,
         "UAI_CODE_DIR": str(project.code_dir),
