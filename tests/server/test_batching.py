@@ -1,5 +1,7 @@
-"""The batching engine under real thread concurrency: batches form, answers stay paired, bounds hold."""
+"""The batching engine under real concurrency (threads, event loops): batches form, answers stay
+paired, bounds hold."""
 
+import asyncio
 import threading
 import time
 
@@ -222,3 +224,95 @@ def test_a_request_that_gave_up_inside_a_batch_does_not_hold_back_the_others(bat
     model.gates[1].set()
     assert [batcher.wait(job, 5) for job in jobs[1:]] == [f"answer:job{index}" for index in range(1, 15)]
     assert model.sizes == [1, 15]
+
+
+# -- requests on an event loop, as the server runs them --------------------------------------------
+
+
+async def gather_on_loop(batcher, names, timeout=10.0):
+    """Submit every name from coroutines of one event loop at once; returns name -> (answer, batch)."""
+    loop = asyncio.get_running_loop()
+
+    async def one(name):
+        job = batcher.submit(name, loop=loop)
+        return name, (await batcher.wait_async(job, timeout), job.batch_size)
+
+    return dict(await asyncio.gather(*(one(name) for name in names)))
+
+
+def test_coroutines_of_one_event_loop_are_batched_and_each_gets_its_own_answer(batcher_for):
+    model = Recorder(delay=0.01)
+    batcher = batcher_for(model, max_batch_size=8, max_latency_ms=0)
+    names = [f"coroutine{index}" for index in range(40)]
+    answers = asyncio.run(gather_on_loop(batcher, names))
+    assert all(answer == f"answer:{name}" for name, (answer, _) in answers.items()) and len(answers) == 40
+    sizes = [len(batch) for batch in model.batches]
+    assert sum(sizes) == 40 and max(sizes) == 8 and len(sizes) < 40
+    size_of = {name: len(batch) for batch in model.batches for name in batch}
+    assert all(size == size_of[name] for name, (_, size) in answers.items())
+
+
+def test_event_loops_of_several_threads_share_one_loop_and_keep_their_answers(batcher_for):
+    """Four threads, each with its own event loop (as `workers` share nothing, but here one
+    batcher): a batch mixing their jobs answers each loop's jobs on that loop."""
+    model = Recorder(delay=0.005)
+    batcher = batcher_for(model, max_batch_size=16, max_latency_ms=1)
+    results: dict[int, dict] = {}
+    barrier = threading.Barrier(4)
+
+    def thread_main(index):
+        barrier.wait(5)
+        results[index] = asyncio.run(gather_on_loop(batcher, [f"t{index}-{n}" for n in range(25)]))
+
+    threads = [threading.Thread(target=thread_main, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == [0, 1, 2, 3]
+    for answers in results.values():
+        assert all(answer == f"answer:{name}" for name, (answer, _) in answers.items())
+    assert any(len({item.split("-")[0] for item in batch}) > 1 for batch in model.batches)
+
+
+def test_on_an_event_loop_a_late_request_gets_504_and_is_not_run(batcher_for):
+    model = Recorder()
+    model.gate.clear()
+    batcher = batcher_for(model, max_batch_size=1)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        blocker = batcher.submit("blocker", loop=loop)
+        await asyncio.to_thread(model.entered.wait, 5)
+        late = batcher.submit("late", loop=loop)
+        with pytest.raises(RequestTimeout):
+            await batcher.wait_async(late, 0.05)
+        model.gate.set()
+        kept = batcher.submit("kept", loop=loop)
+        return await batcher.wait_async(blocker, 5), await batcher.wait_async(kept, 5)
+
+    assert asyncio.run(scenario()) == ("answer:blocker", "answer:kept")
+    assert ["late"] not in model.batches
+
+
+def test_a_cancelled_waiter_abandons_its_job(batcher_for):
+    model = Recorder()
+    model.gate.clear()
+    batcher = batcher_for(model, max_batch_size=1)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        blocker = batcher.submit("blocker", loop=loop)
+        await asyncio.to_thread(model.entered.wait, 5)
+        gone = batcher.submit("gone", loop=loop)
+        waiter = asyncio.ensure_future(batcher.wait_async(gone, 5))
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        model.gate.set()
+        return await batcher.wait_async(blocker, 5), gone.abandoned
+
+    assert asyncio.run(scenario()) == ("answer:blocker", True)
+    batcher.infer("after", timeout=5)
+    assert ["gone"] not in model.batches

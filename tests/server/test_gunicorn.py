@@ -99,6 +99,10 @@ def test_sigterm_answers_every_accepted_request_then_exits_zero(tmp_path, gunico
     }
     assert all(answer.text.endswith(f":{index}") for index, answer in answers.items())
     assert code == 0 and time.monotonic() - started < 10
+    # a clean stop: the worker exits by itself (no "was sent SIGTERM" error) after its access lines
+    log = server.log()
+    assert "[ERROR]" not in log and "Worker exiting" in log
+    assert len(re.findall(r"access: POST /service 200 ", log)) == 8
 
 
 def test_a_failing_load_stops_gunicorn_non_zero_with_one_clear_line(tmp_path, gunicorn):
@@ -134,10 +138,10 @@ def test_an_unusable_conf_stops_gunicorn_before_it_listens(tmp_path, gunicorn):
     assert "model load failed: server.workers = 'two' is not a whole number" in server.log()
 
 
-def test_keep_alive_connections_beyond_the_thread_count_are_all_served(tmp_path, gunicorn):
-    """With more keep-alive connections than request threads, every request is answered with
-    its own answer (gthread parks idle connections; the batching loop pairs the answers)."""
-    server = gunicorn(write_project(tmp_path, SLOW_MODULE, SLOW_CONF), UAI_THREADS="2")
+def test_many_keep_alive_connections_are_served_in_batches_each_with_its_own_answer(tmp_path, gunicorn):
+    """Six keep-alive clients at once on one event loop: every request gets its own answer,
+    and requests of different connections share execute calls."""
+    server = gunicorn(write_project(tmp_path, SLOW_MODULE, SLOW_CONF), TEST_EXECUTE_SECONDS="0.01")
     server.wait_until(
         lambda: (r := get(server, "/readyz")) is not None and r.status_code == 200, what="ready"
     )
@@ -164,3 +168,5 @@ def test_keep_alive_connections_beyond_the_thread_count_are_all_served(tmp_path,
         for (index, number), answer in answers.items()
     )
     assert len(answers) == 120 and time.monotonic() - started < 20
+    server.wait_until(lambda: server.log().count("access: POST /service") == 120, timeout=2, what="lines")
+    assert "batch=2" in server.log()

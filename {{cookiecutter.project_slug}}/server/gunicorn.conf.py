@@ -1,7 +1,8 @@
 """gunicorn settings for the inference server: `gunicorn -c gunicorn.conf.py httpserver.wsgi`.
 
-Worker model (chosen by measurement, see BENCHMARKS.md): `gthread` workers, each with
-`threads` request threads and one batching thread. Knobs come from the conf named by
+Worker model (chosen by measurement, see BENCHMARKS.md): `workers` processes, each an
+event loop (uvicorn: uvloop + httptools) serving Django's ASGI handler, and one batching
+thread that runs `execute`. Knobs come from the conf named by
 `UAI_SERVICE_CONFIG` (its `server` section) and `UAI_<KEY>` variables; the address from
 `BIND_HOST` (default 0.0.0.0) and `PORT` (default 8080). With `UAI_CODE_DIR` set the
 workers run in that folder, so user code that opens relative paths behaves as in the image.
@@ -23,13 +24,10 @@ except ConfError as error:  # one line, no traceback; the master exits non-zero
     raise SystemExit(4) from None
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
-worker_class = "gthread"
+worker_class = "httpserver.workers.ServiceWorker"
 workers = _settings.workers
-threads = _settings.threads
-# Request threads block while their batch runs; each needs a connection slot.
-worker_connections = max(1000, _settings.threads * 4)
 graceful_timeout = max(1, round(_settings.graceful_timeout_s))
-# The heartbeat comes from the worker's main loop, which a long execute does not block.
+# The heartbeat comes from the worker's event loop, which a long execute does not block.
 timeout = max(30, int(_settings.request_timeout_s) + 10)
 keepalive = 5
 # Each worker loads its own model after the fork; a preloaded one would lose its threads.
@@ -46,7 +44,7 @@ if os.environ.get("UAI_CODE_DIR"):
 
 
 def worker_exit(server, worker):
-    """gthread has already waited for in-flight requests; answer anything still queued."""
+    """The worker has answered its in-flight requests; answer anything still queued."""
     from httpserver import runtime
 
     current = runtime._current

@@ -22,7 +22,6 @@ SERVER_DEFAULTS = {
     "max_body_bytes": 16 * 1024 * 1024,
     "request_timeout_s": 30,
     "workers": 1,
-    "threads": 64,
 }
 
 

@@ -1,11 +1,15 @@
-"""Bounded dynamic batching: request threads queue jobs, one loop thread runs `execute` on batches.
+"""Bounded dynamic batching: requests queue jobs, one loop thread runs `execute` on batches.
 
-A request thread `submit`s a `Job` and blocks on it; the loop takes what is queued (up to
-`max_batch_size`), calls `execute(items, len(items))` once and hands each job its own
-result, in order. The wait for company is bounded by `max_latency_ms` (0: take what is
-queued now, UAI's behaviour) and is skipped when no other request is on its way, so a
-lone client pays no batching delay. Requests announce themselves as they enter the view
-(`announce`), before reading their body; that count is what "on its way" means.
+The server's requests live on an event loop: `submit(..., loop)` queues a `Job` and
+`wait_async` awaits it. The loop thread (UAI's single inference thread) takes what is
+queued (up to `max_batch_size`), calls `execute(items, len(items))` once, and hands each job its own
+result, in order, with one wake-up of the event loop per batch. Threads can use the same
+engine with `submit` and `wait` (tests, embedding).
+
+The wait for company is bounded by `max_latency_ms` (0: take what is queued now, UAI's
+behaviour) and is skipped when no other request is on its way, so a lone client pays no
+batching delay. Requests announce themselves when their body starts to arrive
+(`announce`); that count is what "on its way" means.
 
 Bounds: the queue holds at most `queue_size` jobs (then `ServerBusy`, answered 503); a
 job not answered within its timeout is abandoned (504) and skipped if still queued; an
@@ -15,23 +19,19 @@ queued ones before the loop exits.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from httpserver.errors import BadResult, ExecuteFailed, RequestTimeout, ServerBusy, ServiceError, ShuttingDown
 from httpserver.metrics import Metrics
 
 log = logging.getLogger("httpserver.batching")
-
-
-def _held_lock() -> threading.Lock:
-    lock = threading.Lock()
-    lock.acquire()
-    return lock
 
 
 @dataclass(eq=False, slots=True)
@@ -44,11 +44,16 @@ class Job:
     error: ServiceError | None = None
     batch_size: int = 0
     abandoned: bool = False
-    # Released when result/error is set: the cheapest one-shot signal in CPython.
-    done: threading.Lock = field(default_factory=_held_lock)
-    # The batch it ran in and its place there: its request thread wakes the next ones.
-    batch: list[Job] | None = None
-    index: int = 0
+    # How the waiter learns the answer: a future of its event loop, or a held lock a thread
+    # blocks on (released once result/error is set).
+    future: asyncio.Future | None = None
+    done: threading.Lock | None = None
+
+
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
 
 
 class Batcher:
@@ -117,9 +122,13 @@ class Batcher:
         self._gate_waiting = False
         self._gate.release()
 
-    def submit(self, item: object, announced: bool = False) -> Job:
-        """Queue one input; raises ServerBusy when the queue is full, ShuttingDown after `stop`."""
-        job = Job(item)
+    def submit(
+        self, item: object, announced: bool = False, loop: asyncio.AbstractEventLoop | None = None
+    ) -> Job:
+        """Queue one input; its answer comes to a future of `loop` (`await wait_async`) or, with
+        no loop, to a thread (`wait`). Raises ServerBusy when the queue is full, ShuttingDown
+        after `stop`."""
+        job = Job(item, future=loop.create_future()) if loop is not None else Job(item, done=_held_lock())
         with self._lock:
             if announced:
                 self._arriving -= 1
@@ -134,22 +143,32 @@ class Batcher:
                 self._open_gate()
         return job
 
+    async def wait_async(self, job: Job, timeout: float) -> object:
+        """On the job's event loop: its result; raises its error, or RequestTimeout after
+        `timeout` seconds."""
+        timer = job.future.get_loop().call_later(timeout, _expire, job, timeout)
+        try:
+            return await job.future
+        except asyncio.CancelledError:  # the request is gone: skip it if still queued
+            job.abandoned = True
+            raise
+        finally:
+            timer.cancel()
+
     def wait(self, job: Job, timeout: float) -> object:
-        """The job's result; raises its error, or RequestTimeout after `timeout` seconds."""
+        """From a thread: the job's result; raises its error, or RequestTimeout after `timeout` s."""
         if not job.done.acquire(timeout=timeout):
             with self._wake_lock:
                 job.abandoned = True  # the loop skips it if still queued, drops its answer if not
                 answered = job.done.acquire(blocking=False)
             if not answered:
                 raise RequestTimeout(timeout)
-        if job.batch is not None:
-            self._wake(job.batch, 2 * job.index + 1, 2 * job.index + 2)
         if job.error is not None:
             raise job.error
         return job.result
 
     def infer(self, item: object, timeout: float, announced: bool = False) -> tuple[object, int]:
-        """Submit and wait: (result, size of the batch it ran in)."""
+        """From a thread: submit and wait, (result, size of the batch it ran in)."""
         job = self.submit(item, announced)
         return self.wait(job, timeout), job.batch_size
 
@@ -263,27 +282,38 @@ class Batcher:
             for job in batch:
                 job.error = ExecuteFailed()
         finally:
-            for index, job in enumerate(batch):
-                job.batch_size, job.batch, job.index = size, batch, index
-            self._wake(batch, 0)
+            self._answer(batch)
             self.metrics.observe_batch(size, failed)
 
-    def _wake(self, batch: list[Job], *indexes: int) -> None:
-        """Release the request threads of `batch[indexes]` (a job whose thread gave up: its
-        children instead). Each woken thread wakes two more (`wait`), so the loop pays one
-        wake-up per batch instead of one per job (measured: each is a futex syscall holding
-        the GIL, a quarter of the loop's time with 16-item batches) and the wake-ups spread
-        over the request threads in a tree of depth log2(batch)."""
-        pending, size = list(indexes), len(batch)
-        for _ in range(2 * size + 2):  # each index is visited at most once
-            if not pending:
-                return
-            index = pending.pop()
-            if index >= size:
-                continue
-            job = batch[index]
-            with self._wake_lock:
-                if not job.abandoned:
-                    job.done.release()
-                    continue
-            pending += (2 * index + 1, 2 * index + 2)
+    def _answer(self, batch: list[Job]) -> None:
+        """Hand every job of a run batch its answer: one wake-up per event loop (measured: a
+        wake-up per request is a syscall under the GIL), a lock release per waiting thread."""
+        size, settle_by_loop = len(batch), {}
+        for job in batch:
+            job.batch_size = size
+            if job.future is not None:
+                settle_by_loop.setdefault(job.future.get_loop(), []).append(job)
+            else:
+                with self._wake_lock:
+                    if not job.abandoned:
+                        job.done.release()
+        for loop, jobs in settle_by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to answer
+                loop.call_soon_threadsafe(_settle, jobs)
+
+
+def _settle(jobs: list[Job]) -> None:
+    """On the event loop: resolve the futures of answered jobs (not those that timed out)."""
+    for job in jobs:
+        if not job.future.done():
+            if job.error is not None:
+                job.future.set_exception(job.error)
+            else:
+                job.future.set_result(job.result)
+
+
+def _expire(job: Job, timeout: float) -> None:
+    """On the event loop, `timeout` s after submit: answer 504 and let the loop skip the job."""
+    if not job.future.done():
+        job.abandoned = True
+        job.future.set_exception(RequestTimeout(timeout))

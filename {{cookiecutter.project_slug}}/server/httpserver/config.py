@@ -32,7 +32,6 @@ class ServerSettings:
     max_body_bytes: int = 16 * 1024 * 1024
     request_timeout_s: float = 30.0
     workers: int = 1
-    threads: int = 64
     graceful_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
@@ -41,7 +40,6 @@ class ServerSettings:
             "queue_size": 1,
             "max_body_bytes": 1,
             "workers": 1,
-            "threads": 1,
             "max_latency_ms": 0,
             "request_timeout_s": 0.001,
             "graceful_timeout_s": 0,

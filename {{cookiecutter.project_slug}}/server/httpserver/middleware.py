@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
 from httpserver import runtime
 from httpserver.logs import AccessFormatter, BufferedStreamHandler
 
@@ -30,27 +32,48 @@ def fast_access_handler() -> BufferedStreamHandler | None:
     return None
 
 
+def record(method: str, path: str, status: int, seconds: float, batch: int | None = None) -> None:
+    """The access line and the request metrics of one answered request."""
+    handler = fast_access_handler()
+    batch_text = batch or "-"
+    if handler is not None:
+        handler.emit_line(time.time(), f"{method} {path} {status} {seconds * 1000:.2f}ms batch={batch_text}")
+    else:
+        access_log.info("%s %s %d %.2fms batch=%s", method, path, status, seconds * 1000, batch_text)
+    current = runtime._current
+    if current is not None:
+        current.metrics.observe_request(path, status, seconds)
+
+
 class AccessLogMiddleware:
-    """Logs `METHOD /path STATUS 1.23ms batch=N` (batch `-` when no batch ran)."""
+    """Logs `METHOD /path STATUS 1.23ms batch=N` (batch `-` when no batch ran); async under
+    ASGI (no thread hop), sync under WSGI."""
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
         started = time.perf_counter()
-        response = self.get_response(request)
+        return self._finish(request, self.get_response(request), started)
+
+    async def _acall(self, request):
+        started = time.perf_counter()
+        return self._finish(request, await self.get_response(request), started)
+
+    @staticmethod
+    def _finish(request, response, started: float):
         seconds = time.perf_counter() - started
-        status = response.status_code
         if not response.streaming and not response.has_header("Content-Length"):
-            # Without it gunicorn sends chunked bodies: extra bytes and work on every answer.
+            # Without it the server sends a chunked body: extra bytes and work on every answer.
             response["Content-Length"] = str(len(response.content))
-        method, path, batch = request.method, request.path, getattr(request, "uai_batch_size", None) or "-"
-        handler = fast_access_handler()
-        if handler is not None:
-            handler.emit_line(time.time(), f"{method} {path} {status} {seconds * 1000:.2f}ms batch={batch}")
-        else:
-            access_log.info("%s %s %d %.2fms batch=%s", method, path, status, seconds * 1000, batch)
-        current = runtime._current
-        if current is not None:
-            current.metrics.observe_request(request.path, status, seconds)
+        batch = getattr(request, "uai_batch_size", None)
+        record(request.method, request.path, response.status_code, seconds, batch)
         return response

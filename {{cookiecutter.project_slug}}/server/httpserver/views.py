@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -35,11 +36,11 @@ def endpoint(*methods: str):
 
     def decorate(view):
         @functools.wraps(view)
-        def wrapper(request: HttpRequest) -> HttpResponse:
+        async def wrapper(request: HttpRequest) -> HttpResponse:
             try:
                 if request.method not in allowed:
                     raise MethodNotAllowed(allowed)
-                return view(request)
+                return await view(request)
             except ServiceError as error:
                 return error_response(error)
 
@@ -49,24 +50,26 @@ def endpoint(*methods: str):
 
 
 @endpoint("POST")
-def service(request: HttpRequest) -> HttpResponse:
+async def service(request: HttpRequest) -> HttpResponse:
     """One request body in, its own answer out, via the batching loop."""
     current = runtime.current()
-    if not current.model.ready:
-        raise ModelFailed() if current.model.status == FAILED else NotReady()
     batcher = current.batcher
-    batcher.announce()
+    # Announced by httpserver.asgi when its body started to arrive: worth a batch's wait.
+    announced = getattr(request, "uai_announced", False)
     try:
+        if not current.model.ready:
+            raise ModelFailed() if current.model.status == FAILED else NotReady()
         meta = request.META
         item = RequestInput(
             read_body(request, current.settings.max_body_bytes), meta.get("CONTENT_TYPE", ""), meta
         )
     except BaseException:
-        batcher.withdraw()
+        if announced:
+            batcher.withdraw()
         raise
-    job = batcher.submit(item, announced=True)
+    job = batcher.submit(item, announced, asyncio.get_running_loop())
     try:
-        result = batcher.wait(job, current.settings.request_timeout_s)
+        result = await batcher.wait_async(job, current.settings.request_timeout_s)
     finally:
         request.uai_batch_size = job.batch_size
     try:
@@ -77,7 +80,8 @@ def service(request: HttpRequest) -> HttpResponse:
 
 
 def read_body(request: HttpRequest, limit: int) -> bytes:
-    """The raw body, at most `limit` bytes (413 beyond); chunked bodies are read too."""
+    """The raw body, at most `limit` bytes (413 beyond). Under ASGI `httpserver.asgi` has
+    bounded it as it arrived; under WSGI it is checked before it is read, chunked too."""
     length = request.META.get("CONTENT_LENGTH")
     if length:
         try:
@@ -87,29 +91,30 @@ def read_body(request: HttpRequest, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(limit)
         return request.body
-    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-        body = request.META["wsgi.input"].read(limit + 1)
+    stream = request.META.get("wsgi.input")
+    if stream is not None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        body = stream.read(limit + 1)
         if len(body) > limit:
             raise PayloadTooLarge(limit)
         return body
-    return b""
+    return request.body
 
 
 @endpoint("GET")
-def initialized(request: HttpRequest) -> HttpResponse:
+async def initialized(request: HttpRequest) -> HttpResponse:
     """UAI's probe: YES once the model is loaded, NO before (and after a failed load)."""
     ready = runtime._current is not None and runtime._current.model.ready
     return HttpResponse("YES" if ready else "NO", content_type="text/plain; charset=utf-8")
 
 
 @endpoint("GET")
-def healthz(request: HttpRequest) -> HttpResponse:
+async def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers."""
     return _json({"status": "alive"})
 
 
 @endpoint("GET")
-def readyz(request: HttpRequest) -> HttpResponse:
+async def readyz(request: HttpRequest) -> HttpResponse:
     """Readiness: 200 once the model is loaded and the batching loop runs, else 503."""
     current = runtime._current
     if current is not None and current.ready:
@@ -122,7 +127,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 
 @endpoint("GET")
-def metrics(request: HttpRequest) -> HttpResponse:
+async def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format."""
     return HttpResponse(runtime.current().metrics.render(), content_type=METRICS_CONTENT_TYPE)
 

@@ -1,0 +1,70 @@
+"""`ServiceWorker`: the gunicorn worker class of the image, uvicorn (uvloop + httptools) serving
+`httpserver.asgi`.
+
+Chosen by measurement (BENCHMARKS.md): one event loop per process parses HTTP and runs
+the Django views, one batching thread runs `execute`. gunicorn's `gthread` worker spent
+more per request than a whole Django request costs here (a bare WSGI echo app: 4,200
+requests/s under gthread, 34,700 under uvicorn).
+
+UAI's start command names `httpserver.wsgi`; this worker serves the same Django project
+through its ASGI handler whatever module the command line names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from uvicorn.server import Server
+from uvicorn_worker import UvicornWorker
+
+
+class ServiceWorker(UvicornWorker):
+    CONFIG_KWARGS = {
+        "loop": "uvloop",
+        "http": "httptools",
+        "interface": "asgi3",
+        "lifespan": "off",  # Django has no lifespan; the runtime boots on import
+        "access_log": False,  # the server writes its own line, with the batch size
+        "server_header": False,
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # In-flight requests get the grace period, then the worker stops (SIGTERM).
+        self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+
+    def init_signals(self) -> None:
+        """uvicorn handles SIGTERM/SIGINT while it serves, then raises the signal again once it
+        has drained; exit cleanly then (and before it serves), so gunicorn's `worker_exit`
+        hook and the log flush run and the master does not report a killed worker."""
+        super().init_signals()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _exit_cleanly)
+
+    def load_wsgi(self) -> None:
+        from httpserver.asgi import application
+
+        self.wsgi = application
+
+    async def _serve(self) -> None:
+        """Serve, and stop like the other workers when gunicorn clears `alive` (`--reload`)."""
+        self.config.app = self.wsgi
+        server = Server(config=self.config)
+        self._install_sigquit_handler()
+        watcher = asyncio.create_task(self._watch_alive(server))
+        try:
+            await server.serve(sockets=self.sockets)
+        finally:
+            watcher.cancel()
+        if not server.started:
+            raise SystemExit(3)  # gunicorn's WORKER_BOOT_ERROR
+
+    async def _watch_alive(self, server: Server) -> None:
+        while self.alive:
+            await asyncio.sleep(0.2)
+        server.should_exit = True
+
+
+def _exit_cleanly(signum, frame) -> None:
+    raise SystemExit(0)
