@@ -50,13 +50,14 @@ def test_serve_answers_on_loopback_and_reloads_an_edited_inference_class(tmp_pat
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        assert answer_when(url, "2", process) == "2"
+        first = answer_when(url, "2", process)
         stub = project / "code" / "mnist_inference.py"
         source = stub.read_text()
         assert "return str(max(" in source
         stub.write_text(source.replace("return str(max(", 'return "edited" or str(max('))
-        assert answer_when(url, "edited", process) == "edited"
+        edited = answer_when(url, "edited", process)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         output = process.communicate(timeout=30)[0].decode(errors="replace")
+    assert (first, edited) == ("2", "edited"), output
     assert f"serving {project / 'code'} on http://127.0.0.1:{port}/service" in output

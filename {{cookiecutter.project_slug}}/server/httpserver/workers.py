@@ -13,6 +13,7 @@ through its ASGI handler whatever module the command line names.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 from uvicorn.server import Server
@@ -42,6 +43,14 @@ class ServiceWorker(UvicornWorker):
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, _exit_cleanly)
 
+    def init_process(self) -> None:
+        # `--reload`: gunicorn's reloader notes a file's time at its first scan, which runs
+        # after the app has loaded (a second or so with Django and numpy); an edit made in
+        # between was never reloaded. Note the extra files (code/*.py, see invoke serve) now.
+        watched = self.cfg.reload_extra_files if self.cfg.reload else []
+        self._watched = {path: _mtime(path) for path in watched}
+        super().init_process()
+
     def load_wsgi(self) -> None:
         from httpserver.asgi import application
 
@@ -63,8 +72,20 @@ class ServiceWorker(UvicornWorker):
     async def _watch_alive(self, server: Server) -> None:
         while self.alive:
             await asyncio.sleep(0.2)
+            for path, seen in self._watched.items():
+                if _mtime(path) != seen:
+                    self.log.info("Worker reloading: %s modified", path)
+                    self.alive = False
+                    break
         server.should_exit = True
 
 
 def _exit_cleanly(signum, frame) -> None:
     raise SystemExit(0)
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
