@@ -99,9 +99,10 @@ def test_sigterm_answers_every_accepted_request_then_exits_zero(tmp_path, gunico
     }
     assert all(answer.text.endswith(f":{index}") for index, answer in answers.items())
     assert code == 0 and time.monotonic() - started < 10
-    # a clean stop: the worker exits by itself (no "was sent SIGTERM" error) after its access lines
+    # a clean stop: the worker exits by itself after its access lines, and nothing says error
+    # (not gunicorn's "was sent SIGTERM", nor "Error while closing socket")
     log = server.log()
-    assert "[ERROR]" not in log and "Worker exiting" in log
+    assert "error" not in log.lower() and "Worker exiting" in log
     assert len(re.findall(r"access: POST /service 200 ", log)) == 8
 
 

@@ -1,8 +1,8 @@
-"""A logging handler for the access log that never writes in the request thread.
+"""A logging handler for the access log that never writes where requests are served.
 
 One line per request is the rule, but a write syscall per line, under the handler's lock,
-made dozens of request threads queue behind each other (a quarter of the echo
-throughput, measured). `BufferedStreamHandler` formats the line in the request thread,
+cost a quarter of the echo throughput (measured with gunicorn's request threads; on the
+event loop each write would block the loop). `BufferedStreamHandler` formats the line,
 appends it to a deque and lets one daemon thread write what gathered every
 `interval` seconds in one call. `flush()` (run by `logging.shutdown` at exit) writes the
 rest, so no line is lost on a clean exit; a line may appear up to `interval` late.

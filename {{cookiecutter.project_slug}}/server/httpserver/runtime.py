@@ -1,7 +1,7 @@
 """The per-process runtime: settings, the model host, the batching loop and the metrics, wired once.
 
-`wsgi.py` calls `boot()` when a worker imports the application: it reads the knobs,
-starts the batching loop and loads the model in the background. A failed load (or an
+`asgi.py` (or `wsgi.py`) calls `boot()` when a worker imports the application: it reads
+the knobs, starts the batching loop and loads the model in the background. A failed load (or an
 unusable conf) ends the process with exit code 4, which gunicorn's master takes as
 "App failed to load" and stops the whole server non-zero. Tests build a `Runtime`
 around an object of their own and `install` it instead.
@@ -75,7 +75,7 @@ def install(runtime: Runtime | None) -> Runtime | None:
 
 def current() -> Runtime:
     if _current is None:
-        raise RuntimeError("the server runtime has not been booted; httpserver.wsgi boots it")
+        raise RuntimeError("the server runtime has not been booted; httpserver.asgi (or .wsgi) boots it")
     return _current
 
 
@@ -138,7 +138,7 @@ def freeze_heap() -> None:
 
     Django, numpy and the model are tens of thousands of long-lived objects; every full
     collection walked them all while holding the GIL (measured: about 20 ms each, a stall
-    for every request thread, a few times per second under load). `gc.freeze` moves them to
+    for every request in flight, a few times per second under load). `gc.freeze` moves them to
     the permanent generation; what requests allocate is still collected as before.
     """
     gc.collect()

@@ -63,7 +63,9 @@ class ServiceWorker(UvicornWorker):
         self._install_sigquit_handler()
         watcher = asyncio.create_task(self._watch_alive(server))
         try:
-            await server.serve(sockets=self.sockets)
+            # The plain sockets: uvloop detaches those when it stops, where it closes gunicorn's
+            # wrappers a second time and logs "Error while closing socket [Errno 9]".
+            await server.serve(sockets=[listener.sock for listener in self.sockets])
         finally:
             watcher.cancel()
         if not server.started:

@@ -1,4 +1,7 @@
-"""WSGI entry point, as UAI started it: `gunicorn -c gunicorn.conf.py httpserver.wsgi`.
+"""WSGI entry point, the module UAI's start command names (`gunicorn -c gunicorn.conf.py
+httpserver.wsgi`). Our gunicorn worker serves `httpserver.asgi` instead (see
+`httpserver.workers`); this application is for other WSGI servers, where the async views
+run through Django's adapter, correct but slower.
 
 Importing it (once per worker process, after the fork) boots the runtime: the batching
 loop starts and the model loads in the background.
