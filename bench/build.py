@@ -37,11 +37,7 @@ def bake(output: Path, base_image: str, registry: str) -> Path:
         "namespace": "bench",
         "image_name": f"bench:{tag}",
     }
-    project = Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(output), extra_context=extra))
-    server_requirements = project / "server" / "requirements.txt"
-    if not server_requirements.exists():
-        server_requirements.write_text("Django==5.2.19\ngunicorn==23.0.0\n")
-    return project
+    return Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(output), extra_context=extra))
 
 
 def measure() -> dict[str, str]:

@@ -18,6 +18,8 @@ WSGI_APPLICATION = "httpserver.wsgi.application"
 INSTALLED_APPS: list[str] = []
 DATABASES: dict = {}
 USE_TZ = True
+# Every message the server writes is its own English; the image drops Django's catalogs.
+USE_I18N = False
 # Django exports TIME_ZONE as the process TZ; keep log times in the container's zone.
 TIME_ZONE = os.environ.get("TZ") or "UTC"
 
