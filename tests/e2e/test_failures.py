@@ -132,7 +132,7 @@ def test_an_interrupted_smoke_test_leaves_no_container(
         process = subprocess.Popen(
             run_invoke.command("smoke-test"),
             cwd=project_copy,
-            env=run_invoke.environment(**env),
+            env={**run_invoke.environment(**env), "PYTHONFAULTHANDLER": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -143,9 +143,10 @@ def test_an_interrupted_smoke_test_leaves_no_container(
                 time.sleep(0.2)
             assert smoke_containers(), "the smoke test never started its container"
             process.send_signal(interrupt)
-            process.wait(timeout=60)
+            output = process.communicate(timeout=60)[0]
         finally:
-            if process.poll() is None:
-                process.kill()
-        assert process.returncode != 0
+            if process.poll() is None:  # hung: SIGABRT makes faulthandler print every thread's stack
+                process.send_signal(signal.SIGABRT)
+                print(process.communicate(timeout=30)[0])  # shown with the failure
+        assert process.returncode != 0, output
         assert smoke_containers() == [], f"a container was left after {interrupt.name}"
