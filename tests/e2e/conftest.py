@@ -136,8 +136,12 @@ def reference_of():
 
 @pytest.fixture
 def smoke_containers(docker_client):
-    """Lists the smoke-test containers that exist right now (there should be none after a test)."""
-    return lambda: docker_client.containers.list(all=True, filters={"label": SMOKE_LABEL})
+    """Lists the smoke-test containers that exist right now (there should be none after a test);
+    any left by a failing test are removed at teardown, so they cannot fail the next one."""
+    listing = lambda: docker_client.containers.list(all=True, filters={"label": SMOKE_LABEL})  # noqa: E731
+    yield listing
+    for container in listing():
+        container.remove(force=True)
 
 
 def pytest_collection_modifyitems(config, items):

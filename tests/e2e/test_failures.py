@@ -133,6 +133,9 @@ def test_an_interrupted_smoke_test_leaves_no_container(
             run_invoke.command("smoke-test"),
             cwd=project_copy,
             env={**run_invoke.environment(**env), "PYTHONFAULTHANDLER": "1"},
+            # A shell that starts a job in the background ignores SIGINT for it, and children
+            # inherit that; the smoke test must start with Ctrl-C live, as in a terminal.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

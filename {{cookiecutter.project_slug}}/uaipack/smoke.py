@@ -93,19 +93,9 @@ def running_container(client: docker.DockerClient, reference: str, name: str) ->
         port = container.ports[CONTAINER_PORT][0]["HostPort"]
         yield container, f"http://127.0.0.1:{port}"
     finally:
-        remove_container(name)
-
-
-def remove_container(name: str) -> None:
-    """Remove a container by name (a Ctrl-C between create and return leaves no handle), with
-    a client of its own: a Ctrl-C that lands inside a call of the main client may leave that
-    client's connection pool unusable, and the removal must not wait on it."""
-    cleanup = docker.from_env(timeout=60)
-    try:
+        # By name: a Ctrl-C between create and return leaves no handle, but the name is known.
         with contextlib.suppress(docker.errors.NotFound):
-            cleanup.containers.get(name).remove(force=True)
-    finally:
-        cleanup.close()
+            client.containers.get(name).remove(force=True)
 
 
 @contextlib.contextmanager
