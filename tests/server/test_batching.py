@@ -275,15 +275,22 @@ def test_event_loops_of_several_threads_share_one_loop_and_keep_their_answers(ba
     assert any(len({item.split("-")[0] for item in batch}) > 1 for batch in model.batches)
 
 
+async def submit_blocker(batcher, model):
+    """On this event loop, submit "blocker" and wait until execute holds it at the model's
+    closed gate; returns (loop, blocker job)."""
+    loop = asyncio.get_running_loop()
+    blocker = batcher.submit("blocker", loop=loop)
+    await asyncio.to_thread(model.entered.wait, 5)
+    return loop, blocker
+
+
 def test_on_an_event_loop_a_late_request_gets_504_and_is_not_run(batcher_for):
     model = Recorder()
     model.gate.clear()
     batcher = batcher_for(model, max_batch_size=1)
 
     async def scenario():
-        loop = asyncio.get_running_loop()
-        blocker = batcher.submit("blocker", loop=loop)
-        await asyncio.to_thread(model.entered.wait, 5)
+        loop, blocker = await submit_blocker(batcher, model)
         late = batcher.submit("late", loop=loop)
         with pytest.raises(RequestTimeout):
             await batcher.wait_async(late, 0.05)
@@ -301,9 +308,7 @@ def test_a_cancelled_waiter_abandons_its_job(batcher_for):
     batcher = batcher_for(model, max_batch_size=1)
 
     async def scenario():
-        loop = asyncio.get_running_loop()
-        blocker = batcher.submit("blocker", loop=loop)
-        await asyncio.to_thread(model.entered.wait, 5)
+        loop, blocker = await submit_blocker(batcher, model)
         gone = batcher.submit("gone", loop=loop)
         waiter = asyncio.ensure_future(batcher.wait_async(gone, 5))
         await asyncio.sleep(0.01)

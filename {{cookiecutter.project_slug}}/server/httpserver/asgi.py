@@ -17,5 +17,4 @@ from httpserver import runtime  # noqa: E402  (Django must be set up first)
 from httpserver.handler import ServiceHandler  # noqa: E402
 
 application = ServiceHandler()
-runtime.drop_request_signals()
 runtime.boot()

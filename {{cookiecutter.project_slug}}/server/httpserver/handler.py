@@ -12,7 +12,8 @@ from django.core.handlers.asgi import ASGIHandler
 
 from httpserver import middleware, runtime
 from httpserver.config import ServerSettings
-from httpserver.errors import BadRequest, PayloadTooLarge, ServiceError, error_response
+from httpserver.errors import PayloadTooLarge, ServiceError, error_response
+from httpserver.inputs import check_declared_length
 
 
 class ServiceHandler(ASGIHandler):
@@ -68,12 +69,7 @@ async def read_body(scope: dict, receive, limit: int) -> bytes:
     """The whole request body, refused (PayloadTooLarge) as soon as it is known to pass `limit`."""
     for name, value in scope["headers"]:
         if name == b"content-length":
-            try:
-                size = int(value)
-            except ValueError:
-                raise BadRequest("the Content-Length header is not a number") from None
-            if size > limit:
-                raise PayloadTooLarge(limit)
+            check_declared_length(value, limit)
             break
     chunks, received = [], 0
     while True:

@@ -1,4 +1,5 @@
-"""`RequestInput`: one HTTP request body as the user's `execute` sees it.
+"""`RequestInput`: one HTTP request body as the user's `execute` sees it; and the check of a
+declared body size against the limit, shared by the ASGI handler and the WSGI view path.
 
 It is a `BytesIO`, so anything that reads files works on it (`Image.open(data[i])`,
 `np.load(data[i])`, `data[i].read()`), and it also carries the raw bytes as `.body`,
@@ -11,6 +12,18 @@ import io
 from collections.abc import Mapping
 
 from django.http.request import HttpHeaders
+
+from httpserver.errors import BadRequest, PayloadTooLarge
+
+
+def check_declared_length(value: str | bytes, limit: int) -> None:
+    """Refuse a Content-Length over `limit` (413) or not a number (400), before the body is read."""
+    try:
+        size = int(value)
+    except ValueError:
+        raise BadRequest("the Content-Length header is not a number") from None
+    if size > limit:
+        raise PayloadTooLarge(limit)
 
 
 class RequestInput(io.BytesIO):

@@ -123,6 +123,7 @@ def boot(on_failure: Callable[[str], None] = exit_process) -> Runtime | None:
     """Build, install and start the runtime from the environment, once per process."""
     if _current is not None:
         return _current
+    drop_request_signals()
     try:
         runtime = from_environment()
     except ConfError as error:

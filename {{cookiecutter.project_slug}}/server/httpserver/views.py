@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 
 from httpserver import runtime
 from httpserver.errors import (
-    BadRequest,
     BadResult,
     MethodNotAllowed,
     ModelFailed,
@@ -21,7 +20,7 @@ from httpserver.errors import (
     ServiceError,
     error_response,
 )
-from httpserver.inputs import RequestInput
+from httpserver.inputs import RequestInput, check_declared_length
 from httpserver.loading import FAILED
 from httpserver.results import to_response
 
@@ -80,19 +79,17 @@ async def service(request: HttpRequest) -> HttpResponse:
 
 
 def read_body(request: HttpRequest, limit: int) -> bytes:
-    """The raw body, at most `limit` bytes (413 beyond). Under ASGI `httpserver.asgi` has
+    """The raw body, at most `limit` bytes (413 beyond). Under ASGI `httpserver.handler` has
     bounded it as it arrived; under WSGI it is checked before it is read, chunked too."""
-    length = request.META.get("CONTENT_LENGTH")
-    if length:
-        try:
-            size = int(length)
-        except ValueError:
-            raise BadRequest("the Content-Length header is not a number") from None
-        if size > limit:
-            raise PayloadTooLarge(limit)
+    meta = request.META
+    stream = meta.get("wsgi.input")
+    if stream is None:
         return request.body
-    stream = request.META.get("wsgi.input")
-    if stream is not None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+    length = meta.get("CONTENT_LENGTH")
+    if length:
+        check_declared_length(length, limit)
+        return request.body
+    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise PayloadTooLarge(limit)

@@ -17,5 +17,4 @@ application = get_wsgi_application()
 
 from httpserver import runtime  # noqa: E402  (Django must be set up first)
 
-runtime.drop_request_signals()
 runtime.boot()
