@@ -13,30 +13,20 @@ import sys
 import time
 from pathlib import Path
 
-from invoke import Exit, task
+from invoke import task
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATE = ROOT / "{{cookiecutter.project_slug}}"
 sys.path.insert(0, str(TEMPLATE))
 
-from uaipack import UserError  # noqa: E402
 from uaipack import baseimage as base_images  # noqa: E402
+from uaipack import exit_on_user_error  # noqa: E402
 from uaipack.registry import LocalRegistry  # noqa: E402
 
 REGISTRY_STATE = ROOT / ".registry"
 
 
-def user_errors(function):
-    """Turn a UserError into invoke's Exit: one line, no traceback."""
-
-    def run(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except UserError as error:
-            raise Exit(f"error: {error}", code=1) from None
-
-    run.__name__, run.__doc__, run.__wrapped__ = function.__name__, function.__doc__, function
-    return run
+user_errors = exit_on_user_error  # a UserError becomes one line, no traceback
 
 
 @task(

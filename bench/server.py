@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,11 @@ SERVER_ROOT = REPO / "{{cookiecutter.project_slug}}" / "server"
 BENCH = Path(__file__).resolve().parent
 MODELS = BENCH / "models"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+# uaipack (the template's library), the server and the benchmark models, importable from here.
+sys.path[:0] = [str(SERVER_ROOT.parent), str(SERVER_ROOT), str(MODELS)]
+
+from uaipack.registry import free_port  # noqa: E402
+
 START, END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
 CONCURRENCIES = (1, 8, 32)
 MODEL_CLASSES = {"echo": "EchoModel", "matmul": "MatmulModel"}
@@ -104,7 +108,6 @@ def calibrate_fixed_matmuls(target_ms: float = TARGET_FIXED_MS) -> tuple[int, fl
 
 def inprocess_items_per_second(model: str, per_call: int, seconds: float) -> float:
     """The model's execute called in a loop in this process, `per_call` fresh inputs per call."""
-    sys.path[:0] = [str(SERVER_ROOT), str(MODELS)]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "httpserver.settings")
     import bench_models
     from httpserver.inputs import RequestInput
@@ -124,19 +127,13 @@ def inprocess_items_per_second(model: str, per_call: int, seconds: float) -> flo
 # -- servers ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """A gunicorn process on 127.0.0.1, stopped on exit; its log goes to a temporary file."""
 
-    def __init__(self, kind: str, model: str, workdir: Path, fixed_matmuls: int, **knobs: str):
+    def __init__(self, kind: str, model: str, workdir: Path, **knobs: str):
         self.kind, self.port = kind, free_port()
         gunicorn = Path(sys.executable).with_name("gunicorn")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "BENCH_FIXED_MATMULS": str(fixed_matmuls)}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # BENCH_FIXED_MATMULS is set by run_all
         if kind == "bare":
             env.update(
                 BENCH_MODEL=f"bench_models.{MODEL_CLASSES[model]}",
@@ -399,7 +396,7 @@ def run_all(args) -> Results:
                     ("bare", "bare sync workers=2", {"worker_class": "sync", "workers": "2"}, (32,)),
                 ]
             for kind, label, knobs, concurrencies in plans:
-                server = Server(kind, model, workdir, results.fixed_matmuls, **knobs)
+                server = Server(kind, model, workdir, **knobs)
                 try:
                     server.wait_ready(body)
                     measure(server, model, label, concurrencies, args, body, body_file, script, results)

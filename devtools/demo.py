@@ -21,7 +21,7 @@ import docker
 import requests
 from rich.console import Console
 from rich.table import Table
-from uaipack import UserError
+from uaipack import UserError, engine
 from uaipack.baseimage import ensure_base_image
 from uaipack.registry import LocalRegistry
 from uaipack.smoke import running_container, wait_ready
@@ -66,7 +66,7 @@ def run_demo(template: Path, output_dir: Path) -> None:
         steps.run("smoke-test", lambda: invoke(project, env, "smoke-test"))
         pushed = steps.run("push", lambda: invoke(project, env, "push", "--skip-checks"))
         reference, digest = pushed_image(pushed)
-        client = docker.from_env()
+        client = engine.client()
         image = client.images.get(reference)
         steps.run("remove local image", lambda: remove_image(client, image.id))
         size = image.attrs["Size"]

@@ -15,17 +15,15 @@ from bakery import TEMPLATE  # noqa: F401  (puts the template on sys.path)
 @pytest.fixture(scope="session")
 def docker_client():
     """A client of a Docker engine that answers (skip outside CI, fail in CI, when none does)."""
-    import docker
+    from uaipack import UserError, engine
 
     try:
-        engine = docker.from_env(timeout=300)
-        engine.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the engine means "none"
-        message = f"no Docker engine answers ({exc.__class__.__name__}); run `make engine`"
+        return engine.client()
+    except UserError as error:
+        message = f"{error} (`make engine` does that)"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " — CI must run the Docker tests", pytrace=False)
         pytest.skip(message)
-    return engine
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,12 @@ invoke.yaml (the `uai` section), INVOKE_UAI_* environment variables, then flags.
 """
 
 import dataclasses
-import functools
 import sys
 from pathlib import Path
 
 from invoke import Exit, task
-from uaipack import UserError, pipeline
 from uaipack import conf as confs
+from uaipack import exit_on_user_error, pipeline
 from uaipack.packdocker import PackRequest, base_image_for, pack_project, pack_settings, samples_dir_for
 from uaipack.settings import Project, Settings
 
@@ -22,18 +21,7 @@ PASSWORD_HELP = "refused: a password flag shows in the process list; use UHUB_PA
 
 def user_task(*args, **kwargs):
     """@task whose UserError becomes one line and exit 1, never a traceback."""
-
-    def decorate(body):
-        @functools.wraps(body)
-        def run(c, *a, **k):
-            try:
-                return body(c, *a, **k)
-            except UserError as error:
-                raise Exit(f"error: {error}", code=1) from None
-
-        return task(*args, **kwargs)(run)
-
-    return decorate
+    return lambda body: task(*args, **kwargs)(exit_on_user_error(body))
 
 
 def settings(c, **overrides) -> Settings:

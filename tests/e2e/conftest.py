@@ -16,10 +16,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from bakery import bake
 
 from e2e.support import PASSWORD, SMOKE_LABEL, USERNAME
 
-ROOT = Path(__file__).resolve().parents[2]
 INVOKE = Path(sys.executable).with_name("invoke")
 
 
@@ -44,27 +44,14 @@ def made_images(docker_client):
 @pytest.fixture(scope="session")
 def baked(tmp_path_factory, base_image, registry) -> Path:
     """The template baked with its defaults, pointed at the local base image and registry."""
-    from cookiecutter.main import cookiecutter
-
-    output = tmp_path_factory.mktemp("e2e-bake")
-    project = Path(
-        cookiecutter(
-            str(ROOT),
-            no_input=True,
-            output_dir=str(output),
-            extra_context={
-                "base_image": base_image,
-                "registry": registry.address,
-                "internal_registry": registry.address,
-                "namespace": "e2e",
-                "image_name": f"mnist-inference:{uuid.uuid4().hex[:8]}",
-            },
-        )
+    return bake(
+        tmp_path_factory.mktemp("e2e-bake"),
+        base_image=base_image,
+        registry=registry.address,
+        internal_registry=registry.address,
+        namespace="e2e",
+        image_name=f"mnist-inference:{uuid.uuid4().hex[:8]}",
     )
-    server_requirements = project / "server" / "requirements.txt"
-    if not server_requirements.exists():  # until the server's pins land in the template
-        server_requirements.write_text("Django==5.2.19\ngunicorn==23.0.0\n")
-    return project
 
 
 class Invoker:

@@ -2,6 +2,8 @@
 
 import uuid
 
+from uaipack.smoke import SMOKE_LABEL  # the label smoke-test containers carry
+
 USERNAME = "e2e-user"
 PASSWORD = "pw-" + uuid.uuid4().hex  # unique, so finding it anywhere means it leaked
-SMOKE_LABEL = "ai.uaipack.smoke"
+__all__ = ["PASSWORD", "SMOKE_LABEL", "USERNAME"]

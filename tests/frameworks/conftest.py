@@ -26,10 +26,10 @@ from frameworks.models import MAKERS, Case
 # The keras stub's backend, set before anything (TensorFlow's SavedModel code included) imports keras.
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-ROOT = Path(__file__).resolve().parents[2]
-LOCAL_BASE_IMAGE = "localhost/uai-base/python:3.11-bookworm"
-#: The smoke test compares JSON answers with this relative tolerance (ARCHITECTURE.md, Samples).
-RELATIVE_TOLERANCE = 1e-4
+import bakery
+from uaipack.samples import FLOAT_TOLERANCE as RELATIVE_TOLERANCE  # the smoke test's own tolerance
+from uaipack.settings import LOCAL_BASE_IMAGE
+
 TEST_REGISTRY, TEST_NAMESPACE = "localhost", "uaipack-fw-tests"
 
 
@@ -71,8 +71,6 @@ class BakedModel:
 
 def bake(output_dir: Path, framework: str, **more_answers: str) -> Path:
     """A freshly baked project for `framework` on the local base image, with an image name of its own."""
-    from cookiecutter.main import cookiecutter
-
     answers = {
         "framework": framework,
         "project_name": f"fw {framework}",
@@ -82,7 +80,7 @@ def bake(output_dir: Path, framework: str, **more_answers: str) -> Path:
         "image_name": f"uaipack-fw-{framework}:test",
         **more_answers,
     }
-    return Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(output_dir), extra_context=answers))
+    return bakery.bake(output_dir, **answers)
 
 
 def bake_with_model(output_dir: Path, framework: str) -> BakedModel:

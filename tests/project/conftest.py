@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}"
-if str(TEMPLATE) not in sys.path:
-    sys.path.insert(0, str(TEMPLATE))
+from bakery import TEMPLATE
 
 INFERENCE_SOURCE = """
 from uai.arch.base_model import AiUcloudModel
@@ -34,8 +29,6 @@ def project(tmp_path):
     (root / "code" / "checkpoint_dir").mkdir(parents=True)
     (root / "code" / "mnist_inference.py").write_text(INFERENCE_SOURCE)
     shutil.copytree(TEMPLATE / "server", root / "server", ignore=shutil.ignore_patterns("__pycache__"))
-    if not (root / "server" / "requirements.txt").exists():  # until the server's own pins land
-        (root / "server" / "requirements.txt").write_text("Django==5.2.19\ngunicorn==23.0.0\n")
     (root / "uaiservice.Dockerfile.j2").symlink_to(TEMPLATE / "uaiservice.Dockerfile.j2")
     (root / "requirements.txt").write_text("# none\n")
     return Project.at(root)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from bakery import bake
 from uaipack.registry import free_port
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 BODY = "[0.0, 0.1, 0.9]"
 
 
@@ -35,9 +35,7 @@ def answer_when(url: str, wanted: str, process: subprocess.Popen, timeout: float
 
 
 def test_serve_answers_on_loopback_and_reloads_an_edited_inference_class(tmp_path):
-    from cookiecutter.main import cookiecutter
-
-    project = Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp_path)))
+    project = bake(tmp_path)
     port = free_port()
     invoke = Path(sys.executable).with_name("invoke")
     process = subprocess.Popen(

@@ -8,24 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from bakery import bake
 
-ROOT = Path(__file__).resolve().parents[2]
 INVOKE = Path(sys.executable).with_name("invoke")
 TASKS = ["base-image", "build", "conf", "packdocker", "push", "serve", "smoke-test", "test"]
 
 
 @pytest.fixture(scope="module")
 def baked(tmp_path_factory) -> Path:
-    from cookiecutter.main import cookiecutter
-
-    return Path(
-        cookiecutter(
-            str(ROOT),
-            no_input=True,
-            output_dir=str(tmp_path_factory.mktemp("bake")),
-            extra_context={"registry": "127.0.0.1:5999"},
-        )
-    )
+    return bake(tmp_path_factory.mktemp("bake"), registry="127.0.0.1:5999")
 
 
 def invoke(project: Path, *arguments: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
