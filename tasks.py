@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ sys.path.insert(0, str(TEMPLATE))
 from uaipack import baseimage as base_images  # noqa: E402
 from uaipack import exit_on_user_error  # noqa: E402
 from uaipack.registry import LocalRegistry  # noqa: E402
+from uaipack.smoke import terminate_as_interrupt  # noqa: E402
 
 REGISTRY_STATE = ROOT / ".registry"
 
@@ -67,8 +67,7 @@ def registry(c, username="uaipack"):
     password = os.environ.get("UAIPACK_REGISTRY_PASSWORD") or secrets.token_urlsafe(18)
     password_file.write_text(password)
     password_file.chmod(0o600)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it cleanly too
-    with LocalRegistry(username, password) as running:
+    with terminate_as_interrupt(), LocalRegistry(username, password) as running:  # SIGTERM too
         print(f"registry {running.address} (user {username}, password in {password_file}); Ctrl-C stops it")
         try:
             while running.process.poll() is None:

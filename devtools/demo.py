@@ -24,6 +24,7 @@ from rich.table import Table
 from uaipack import UserError, engine
 from uaipack.baseimage import ensure_base_image
 from uaipack.registry import LocalRegistry
+from uaipack.settings import split_reference
 from uaipack.smoke import running_container, wait_ready
 
 console = Console()
@@ -70,7 +71,7 @@ def run_demo(template: Path, output_dir: Path) -> None:
         image = client.images.get(reference)
         steps.run("remove local image", lambda: remove_image(client, image.id))
         size = image.attrs["Size"]
-        repository = reference.rsplit(":", 1)[0]
+        repository = split_reference(reference)[0]
         auth = {"username": "demo", "password": password}
         steps.run("pull by digest", lambda: client.images.pull(f"{repository}@{digest}", auth_config=auth))
         answer = steps.run("run and ask", lambda: ask_container(client, f"{repository}@{digest}"))

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from uaipack import UserError
 from uaipack.engine import client, image_exists
+from uaipack.settings import LOCAL_BASE_IMAGE
 
-DEFAULT_TAG = "localhost/uai-base/python:3.11-bookworm"
+DEFAULT_TAG = LOCAL_BASE_IMAGE
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates", "tzdata")
 # What a serving image never needs: package caches, docs, man pages, locales.

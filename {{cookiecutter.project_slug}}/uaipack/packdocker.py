@@ -11,10 +11,10 @@ import dataclasses
 from pathlib import Path
 
 from uaipack import UserError
-from uaipack.conf import write_conf
+from uaipack.conf import server_frameworks, write_conf
 from uaipack.settings import Project, Settings
 
-FRAMEWORKS = ("self", "keras", "caffe", "tensorflow", "mxnet", "xgboost", "pytorch", "onnx", "sklearn")
+SERVER_DIR = Path(__file__).resolve().parents[1] / "server"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +37,10 @@ class PackRequest:
 
 def pack_settings(request: PackRequest, settings: Settings) -> Settings:
     """The project's settings with the UAI parameters applied."""
-    if request.framework not in FRAMEWORKS:
+    known = ("self", *server_frameworks(SERVER_DIR).FILE_SECTIONS)  # uai.frameworks: the one list
+    if request.framework not in known:
         raise UserError(
-            f"packdocker {request.framework!r} is not a framework; use one of: {', '.join(FRAMEWORKS)}."
+            f"packdocker {request.framework!r} is not a framework; use one of: {', '.join(known)}."
         )
     if request.framework == "self" and any((request.main_class, request.main_module, request.model_name)):
         raise UserError(

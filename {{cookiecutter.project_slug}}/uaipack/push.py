@@ -18,6 +18,7 @@ import requests
 
 from uaipack import UserError, engine
 from uaipack.progress import LayerBars, human_bytes, say
+from uaipack.settings import split_reference
 
 PASSWORD_ENV = "UHUB_PASSWORD"
 USERNAME_ENV = "UHUB_USERNAME"
@@ -48,10 +49,6 @@ class Pushed:
     layers_skipped: int
     bytes_pushed: int
     seconds: float
-
-    @property
-    def by_digest(self) -> str:
-        return f"{split_reference(self.reference)[0]}@{self.digest}"
 
 
 class PushFailed(UserError):
@@ -171,17 +168,6 @@ def verify_digest(reference: str, digest: str) -> None:
             f"the registry holds {held} for {reference}, not the pushed {digest}; "
             "someone pushed the same tag meanwhile: push again."
         )
-
-
-def split_reference(reference: str) -> tuple[str, str]:
-    if _has_tag(reference):
-        repository, tag = reference.rsplit(":", 1)
-        return repository, tag
-    return reference, "latest"
-
-
-def _has_tag(reference: str) -> bool:
-    return ":" in reference.rsplit("/", 1)[-1]
 
 
 def _is_transient(message: str) -> bool:

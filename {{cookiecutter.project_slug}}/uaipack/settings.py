@@ -86,7 +86,7 @@ class Settings:
             raise UserError(
                 f"the namespace {self.namespace!r} has upper-case letters; registries allow lower case only."
             )
-        name = self.image_name if ":" in self.image_name.rsplit("/", 1)[-1] else f"{self.image_name}:latest"
+        name = self.image_name if has_tag(self.image_name) else f"{self.image_name}:latest"
         return f"{self.registry_host(in_host)}/{self.namespace}/{name}"
 
 
@@ -145,3 +145,16 @@ class Project:
     def work_dir(self) -> Path:
         """Generated, disposable state (the staged build context); ignored by git."""
         return self.root / ".uaipack"
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """(repository, tag) of an image reference; the tag defaults to latest."""
+    if has_tag(reference):
+        repository, tag = reference.rsplit(":", 1)
+        return repository, tag
+    return reference, "latest"
+
+
+def has_tag(reference: str) -> bool:
+    """True when the reference's last path part has a tag (a registry port is not one)."""
+    return ":" in reference.rsplit("/", 1)[-1]

@@ -100,13 +100,9 @@ def running_container(client: docker.DockerClient, reference: str, name: str) ->
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while a container runs, so cleanup happens for both."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
+    """Treat SIGTERM like Ctrl-C inside the block (a container or registry runs): cleanup runs for both."""
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     except ValueError:  # not the main thread: nothing to install
         yield
         return
