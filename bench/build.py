@@ -44,6 +44,7 @@ def measure() -> dict[str, str]:
     from invoke import Config
     from uaipack import engine, wheels
     from uaipack.baseimage import ensure_base_image
+    from uaipack.build import image_requirements
     from uaipack.conf import write_conf
     from uaipack.pipeline import build_step, push_step, smoke_step
     from uaipack.registry import LocalRegistry
@@ -64,9 +65,8 @@ def measure() -> dict[str, str]:
         project = Project.at(project_dir)
         reference = settings.image_reference()
         write_conf(settings, project)
-        requirement_files = [project.server_dir / "requirements.txt", project.requirements]
         started = time.monotonic()
-        wheels.wheelhouse(wheels.requirement_lines(*requirement_files), wheels.base_image_target(base_image))
+        wheels.wheelhouse(image_requirements(settings, project), wheels.base_image_target(base_image))
         figures["wheelhouse (host pip download, first time)"] = f"{time.monotonic() - started:.1f} s"
         try:
             cold = build_step(settings, project, reference, no_cache=True)

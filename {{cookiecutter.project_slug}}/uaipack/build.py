@@ -44,12 +44,18 @@ class BuiltImage:
 
 
 def build_image(
-    settings: Settings, project: Project, reference: str, network: bool | None = None, no_cache: bool = False
+    settings: Settings,
+    project: Project,
+    reference: str,
+    network: bool | None = None,
+    no_cache: bool = False,
+    conf: dict[str, Any] | None = None,
 ) -> BuiltImage:
-    """Check the conf, resolve packages, stage the context and build `reference`."""
+    """Check the conf (unless the caller already has it checked), resolve packages, stage the
+    context and build `reference`."""
     started = time.monotonic()
     network = settings.network_build if network is None else network
-    conf = load_conf(project)
+    conf = load_conf(project) if conf is None else conf
     base = require_base_image(settings.base_image)
     context = stage_context(settings, project, conf, network)
     previous = _image_id(reference)
@@ -78,6 +84,16 @@ def require_base_image(base_image: str) -> docker.models.images.Image:
         ) from None
 
 
+def image_requirements(settings: Settings, project: Project) -> list[str]:
+    """The requirement lines the image installs, in the order that keys the wheelhouse: the
+    model's (with `settings.packages`), then the server's."""
+    return [
+        *wheels.requirement_lines(project.requirements),
+        *settings.packages,
+        *wheels.requirement_lines(project.server_dir / "requirements.txt"),
+    ]
+
+
 def stage_context(settings: Settings, project: Project, conf: dict[str, Any], network: bool) -> Path:
     """Write the build context under .uaipack/context and uaiservice.Dockerfile beside the template."""
     context = project.work_dir / "context"
@@ -92,7 +108,7 @@ def stage_context(settings: Settings, project: Project, conf: dict[str, Any], ne
     if settings.packages:  # e.g. the framework packages an --ai-arch-v catalogue entry names
         with (context / "requirements" / "model.txt").open("a", encoding="utf-8") as model_requirements:
             model_requirements.write("\n" + "\n".join(settings.packages) + "\n")
-    requirements = wheels.requirement_lines(*sorted((context / "requirements").glob("*.txt")))
+    requirements = image_requirements(settings, project)
     stage_wheels(settings.base_image, requirements, context / "wheels", network)
     shutil.copytree(
         project.server_dir,

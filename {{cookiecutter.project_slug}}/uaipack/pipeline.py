@@ -32,10 +32,9 @@ def build_step(
     write_conf: bool = True,
     no_cache: bool = False,
 ) -> BuiltImage:
-    if write_conf:
-        ensure_conf(settings, project)
+    conf = ensure_conf(settings, project) if write_conf else None  # checked once, then built
     say(f"building {reference} from {settings.base_image}" + (" (network allowed)" if network else ""))
-    built = build_image(settings, project, reference, network=network or None, no_cache=no_cache)
+    built = build_image(settings, project, reference, network=network or None, no_cache=no_cache, conf=conf)
     say(
         f"built {built.reference}: image {built.image_id[7:19]}, {human_bytes(built.size)} "
         f"({human_bytes(built.size - built.base_size)} over the base), {built.cached_steps}/{built.steps} "
