@@ -59,3 +59,18 @@ def test_an_unreadable_or_malformed_conf_is_a_one_line_error(tmp_path):
     (tmp_path / "empty.json").write_text(json.dumps({"exec": {}}))
     with pytest.raises(ConfError, match="no 'http_server' object"):
         config.read_conf(tmp_path / "empty.json")
+
+
+def test_the_conf_schema_accepts_every_server_knob_and_uaipack_writes_the_server_defaults():
+    """The knobs are listed in the server (ServerSettings), the schema `invoke conf` checks
+    with, and the defaults uaipack writes: the three must agree."""
+    import dataclasses
+    import json
+
+    from bakery import TEMPLATE
+    from uaipack.settings import SERVER_DEFAULTS
+
+    schema = json.loads((TEMPLATE / "uaipack" / "conf.schema.json").read_text())
+    knobs = {field.name: field.default for field in dataclasses.fields(ServerSettings)}
+    assert set(schema["properties"]["server"]["properties"]) == set(knobs)
+    assert {key: knobs[key] for key in SERVER_DEFAULTS} == SERVER_DEFAULTS

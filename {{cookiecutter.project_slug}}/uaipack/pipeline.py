@@ -18,7 +18,7 @@ from uaipack.conf import ensure_conf
 from uaipack.progress import human_bytes, say
 from uaipack.push import REFUSED_PASSWORD_FLAG, USERNAME_ENV, Pushed, login, push_image, read_password
 from uaipack.samples import find_samples
-from uaipack.settings import Project, Settings
+from uaipack.settings import SERVER_DEFAULTS, Project, Settings
 from uaipack.smoke import SmokeReport, smoke_test
 
 SUCCESS_LINE = "upload docker images successful. images:{reference}"
@@ -54,9 +54,13 @@ def smoke_step(
     samples = find_samples(samples_dir) if samples_dir is not None else []
     if not samples:
         say("no samples for this code: checking readiness and refusals only")
-    # The image enforces its conf's limit, which a hand-written conf may set differently.
-    conf = json.loads(conf_path.read_text()) if conf_path and conf_path.is_file() else {}
-    max_body = int({**settings.server, **(conf.get("server") or {})}["max_body_bytes"])
+    # The image enforces its conf's limit: a hand-written conf may set another, and one with no
+    # `server` section runs on the server's own default, whatever invoke.yaml says.
+    if conf_path and conf_path.is_file():
+        server = json.loads(conf_path.read_text()).get("server") or {}
+        max_body = int(server.get("max_body_bytes", SERVER_DEFAULTS["max_body_bytes"]))
+    else:
+        max_body = int(settings.server["max_body_bytes"])
     return smoke_test(reference, samples, max_body, timeout_s or settings.smoke_timeout_s)
 
 
