@@ -104,12 +104,21 @@ def push(
     pipeline.refuse_password_flag(uhub_password)
     chosen = settings(c)
     reference = chosen.image_reference(in_host)
+    registry = chosen.registry_host(in_host)
     if skip_checks:
         print("skipping build and smoke-test (--skip-checks): pushing the image as it is")
+        pipeline.push_step(chosen, reference, registry, password_stdin, username=username)
     else:
-        pipeline.build_step(chosen, PROJECT, reference, network=network)
-        pipeline.smoke_step(chosen, reference, PROJECT.samples_dir, conf_path=PROJECT.conf_path)
-    pipeline.push_step(chosen, reference, chosen.registry_host(in_host), password_stdin, sys.stdin, username)
+        pipeline.publish(
+            chosen,
+            PROJECT,
+            reference,
+            registry,
+            PROJECT.samples_dir,
+            network=network,
+            password_stdin=password_stdin,
+            username=username,
+        )
 
 
 @user_task(help={"port": "port on 127.0.0.1 (default 8080)"})
@@ -207,8 +216,14 @@ def packdocker(
     project = pack_project(request, chosen, ROOT)
     own_conf = request.framework == "self" and conf_file is None
     reference = chosen.image_reference(in_host)
-    pipeline.build_step(chosen, project, reference, network=network, write_conf=own_conf)
-    pipeline.smoke_step(chosen, reference, samples_dir_for(project, request), conf_path=project.conf_path)
-    pipeline.push_step(
-        chosen, reference, chosen.registry_host(in_host), password_stdin, sys.stdin, uhub_username
+    pipeline.publish(
+        chosen,
+        project,
+        reference,
+        chosen.registry_host(in_host),
+        samples_dir_for(project, request),
+        network=network,
+        password_stdin=password_stdin,
+        username=uhub_username,
+        write_conf=own_conf,
     )

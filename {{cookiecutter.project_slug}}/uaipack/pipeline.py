@@ -87,3 +87,21 @@ def refuse_password_flag(value: str | None) -> None:
     """A password flag is refused whatever its value: it would be visible in the process list."""
     if value is not None:
         raise UserError(REFUSED_PASSWORD_FLAG)
+
+
+def publish(
+    settings: Settings,
+    project: Project,
+    reference: str,
+    registry: str,
+    samples_dir: Path | None,
+    *,
+    network: bool = False,
+    password_stdin: bool = False,
+    username: str | None = None,
+    write_conf: bool = True,
+) -> Pushed:
+    """Build, smoke-test and push: what `invoke push` and `invoke packdocker` both do."""
+    build_step(settings, project, reference, network=network, write_conf=write_conf)
+    smoke_step(settings, reference, samples_dir, conf_path=project.conf_path)
+    return push_step(settings, reference, registry, password_stdin, username=username)
