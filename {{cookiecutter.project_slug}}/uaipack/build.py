@@ -75,13 +75,13 @@ def build_image(
 
 
 def require_base_image(base_image: str) -> docker.models.images.Image:
-    try:
-        return engine.client().images.get(base_image)
-    except docker.errors.ImageNotFound:
+    image = engine.find_image(base_image)
+    if image is None:
         raise UserError(
             f"the base image {base_image} is not on this Docker engine; pull it (`docker pull {base_image}`) "
             "or build the local one with `invoke base-image` and set uai.base_image to it."
-        ) from None
+        )
+    return image
 
 
 def image_requirements(settings: Settings, project: Project) -> list[str]:
@@ -252,10 +252,8 @@ def run_build(context: Path, reference: str, network: bool, no_cache: bool = Fal
 
 
 def _image_id(reference: str) -> str | None:
-    try:
-        return engine.client().images.get(reference).id
-    except docker.errors.ImageNotFound:
-        return None
+    image = engine.find_image(reference)
+    return image.id if image is not None else None
 
 
 def _remove_quietly(image_id: str) -> None:

@@ -25,10 +25,14 @@ def client() -> docker.DockerClient:
     return engine
 
 
+def find_image(reference: str) -> docker.models.images.Image | None:
+    """The engine's image with this reference, or None."""
+    try:
+        return client().images.get(reference)
+    except docker.errors.ImageNotFound:
+        return None
+
+
 def image_exists(reference: str) -> bool:
     """True when the engine has an image with this reference."""
-    try:
-        client().images.get(reference)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
+    return find_image(reference) is not None
