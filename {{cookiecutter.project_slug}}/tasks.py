@@ -4,14 +4,13 @@ Thin on purpose: the logic lives in uaipack/ beside this file. Settings come fro
 invoke.yaml (the `uai` section), INVOKE_UAI_* environment variables, then flags.
 """
 
-import dataclasses
 import sys
 from pathlib import Path
 
 from invoke import Exit, task
 from uaipack import conf as confs
 from uaipack import exit_on_user_error, pipeline
-from uaipack.packdocker import PackRequest, base_image_for, pack_project, pack_settings, samples_dir_for
+from uaipack.packdocker import PackRequest, pack_project, pack_settings, samples_dir_for, with_arch
 from uaipack.settings import Project, Settings
 
 ROOT = Path(__file__).resolve().parent
@@ -24,16 +23,14 @@ def user_task(*args, **kwargs):
     return lambda body: task(*args, **kwargs)(exit_on_user_error(body))
 
 
+ARCH_HELP = (
+    "UAI's ai_arch_v: the base image (and packages) of this uai.base_images key, "
+    "else of this catalogue entry (`invoke base-images`)"
+)
+
+
 def settings(c, **overrides) -> Settings:
     return Settings.from_config(c.config.get("uai"), **overrides)
-
-
-def with_arch(chosen: Settings, ai_arch_v: str | None) -> Settings:
-    """The settings with UAI's --ai-arch-v applied: that entry's base image and packages."""
-    base_image, packages = base_image_for(ai_arch_v, chosen)
-    if base_image is None:
-        return chosen
-    return dataclasses.replace(chosen, base_image=base_image, packages=chosen.packages + packages)
 
 
 @user_task(help={"check": "validate this hand-written conf file instead of writing conf.json"})
@@ -52,7 +49,7 @@ def conf(c, check=None):
         "network": "let the build reach the package index (for packages that publish no wheel)",
         "in_host": "tag for the internal registry (uai.internal_registry)",
         "no_cache": "run every Dockerfile step again instead of reusing cached layers",
-        "ai_arch_v": "take the base image and packages of this catalogue entry (see `invoke base-images`)",
+        "ai_arch_v": ARCH_HELP,
     }
 )
 def build(c, network=False, in_host=False, no_cache=False, ai_arch_v=None):
@@ -171,7 +168,7 @@ def base_images(c, device="all"):
         "main_module": "framework form: the module that holds it",
         "model_dir": "framework form: model folder, relative to the code folder",
         "model_name": "framework form: model file name without extension",
-        "ai_arch_v": "framework form: picks the base image from uai.base_images",
+        "ai_arch_v": ARCH_HELP,
         "password_stdin": "read the registry password from standard input",
         "network": "let the build reach the package index",
         "uhub_password": PASSWORD_HELP,

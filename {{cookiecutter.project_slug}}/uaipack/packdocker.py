@@ -52,10 +52,9 @@ def pack_settings(request: PackRequest, settings: Settings) -> Settings:
             f"packdocker {request.framework} writes its own conf; drop --conf-file, "
             "or use `invoke packdocker self --conf-file ...`."
         )
-    catalogued_base, packages = base_image_for(request.ai_arch_v, settings)
+    settings = with_arch(settings, request.ai_arch_v)
     changes = {
-        "base_image": request.bimg_name or catalogued_base,
-        "packages": packages or None,
+        "base_image": request.bimg_name,
         "username": request.uhub_username,
         "namespace": request.uhub_registry,
         "image_name": request.uhub_imagename,
@@ -71,6 +70,15 @@ def pack_settings(request: PackRequest, settings: Settings) -> Settings:
     return dataclasses.replace(
         settings, **{key: value for key, value in changes.items() if value is not None}
     )
+
+
+def with_arch(settings: Settings, ai_arch_v: str | None) -> Settings:
+    """The settings with UAI's --ai-arch-v applied: that entry's base image, and its packages
+    added to the project's own."""
+    base_image, packages = base_image_for(ai_arch_v, settings)
+    if base_image is None:
+        return settings
+    return dataclasses.replace(settings, base_image=base_image, packages=settings.packages + packages)
 
 
 def base_image_for(ai_arch_v: str | None, settings: Settings) -> tuple[str | None, tuple[str, ...]]:
