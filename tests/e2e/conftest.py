@@ -122,10 +122,15 @@ def reference_of():
 
 
 @pytest.fixture
-def smoke_containers(docker_client):
-    """Lists the smoke-test containers that exist right now (there should be none after a test);
-    any left by a failing test are removed at teardown, so they cannot fail the next one."""
-    listing = lambda: docker_client.containers.list(all=True, filters={"label": SMOKE_LABEL})  # noqa: E731
+def smoke_containers(docker_client, registry):
+    """Lists this session's smoke-test containers that exist right now (there should be none
+    after a test); any left by a failing test are removed at teardown, so they cannot fail the
+    next one. Only images of this session's registry count: other runs may share the engine."""
+
+    def listing() -> list:
+        found = docker_client.containers.list(all=True, filters={"label": SMOKE_LABEL})
+        return [c for c in found if c.attrs["Config"]["Image"].startswith(registry.address + "/")]
+
     yield listing
     for container in listing():
         container.remove(force=True)

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,9 @@ import bakery
 from uaipack.samples import FLOAT_TOLERANCE as RELATIVE_TOLERANCE  # the smoke test's own tolerance
 from uaipack.settings import LOCAL_BASE_IMAGE
 
-TEST_REGISTRY, TEST_NAMESPACE = "localhost", "uaipack-fw-tests"
+# A namespace per test process: runs sharing the engine (xdist workers, other checkouts) never
+# tag or remove each other's images.
+TEST_REGISTRY, TEST_NAMESPACE = "localhost", f"uaipack-fw-tests-{uuid.uuid4().hex[:8]}"
 
 
 @dataclasses.dataclass

@@ -7,6 +7,7 @@ flags; tasks pass the flags they got as overrides. No setting ever holds a passw
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,19 @@ from uaipack import UserError
 
 LOCAL_BASE_IMAGE = "localhost/uai-base/python:3.11-bookworm"
 
-SERVER_DEFAULTS = {
-    "max_batch_size": 32,
-    "max_latency_ms": 2,
-    "queue_size": 1024,
-    "max_body_bytes": 16 * 1024 * 1024,
-    "request_timeout_s": 30,
-    "workers": 1,
-}
+SERVER_DIR = Path(__file__).resolve().parents[1] / "server"
+
+
+def _server_knob_defaults() -> dict[str, Any]:
+    """The server's knob defaults, from its own table (`httpserver.config`, which imports no Django)."""
+    if str(SERVER_DIR) not in sys.path:
+        sys.path.insert(0, str(SERVER_DIR))
+    from httpserver.config import knob_defaults
+
+    return knob_defaults()
+
+
+SERVER_DEFAULTS = _server_knob_defaults()
 
 
 @dataclasses.dataclass(frozen=True)

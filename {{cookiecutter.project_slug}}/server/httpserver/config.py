@@ -22,33 +22,113 @@ class ConfError(Exception):
     """The conf or a knob is unusable; the message is one line naming the key or file."""
 
 
+def knob(default: int | float | bool, *, minimum: float | None = None, above: float | None = None, help: str):
+    """One knob of the table below: its default, its bound (`minimum` inclusive, `above`
+    exclusive) and the sentence that documents it (docs, schema and invoke.yaml use it)."""
+    return dataclasses.field(default=default, metadata={"minimum": minimum, "above": above, "help": help})
+
+
 @dataclass(frozen=True)
 class ServerSettings:
-    """The `server` knobs; the README in the server folder documents each one."""
+    """The `server` knobs: the one table where each is defined (name, type, default, bound, help).
 
-    max_batch_size: int = 32
-    max_latency_ms: float = 2.0
-    queue_size: int = 1024
-    max_body_bytes: int = 16 * 1024 * 1024
-    request_timeout_s: float = 30.0
-    workers: int = 1
-    graceful_timeout_s: float = 30.0
+    Everything else is derived from it: the conf schema's `server` part, the defaults the
+    tools write, invoke.yaml's commented block and the README's table (`python -m
+    devtools.generate` rewrites those; a test checks they are current). A new knob is one line here.
+    """
+
+    max_batch_size: int = knob(32, minimum=1, help="most requests per `execute` call")
+    max_latency_ms: float = knob(
+        2.0,
+        minimum=0,
+        help="how long the first request of a batch may wait for company; only waited while other "
+        "requests are on their way, so a lone client never waits; 0 = take what is queued now (UAI)",
+    )
+    queue_size: int = knob(
+        1024,
+        minimum=1,
+        help="requests waiting for the batching loop before new ones get 503 `Server is busy`",
+    )
+    max_body_bytes: int = knob(16 * 1024 * 1024, minimum=1, help="largest request body; larger ones get 413")
+    request_timeout_s: float = knob(30.0, above=0, help="a request waiting longer gets 504")
+    workers: int = knob(
+        1,
+        minimum=1,
+        help="processes; each loads its own model and runs its own batching loop (memory x workers)",
+    )
+    graceful_timeout_s: float = knob(
+        30.0, minimum=0, help="on SIGTERM, how long to finish accepted requests before exiting"
+    )
 
     def __post_init__(self) -> None:
-        minimums = {
-            "max_batch_size": 1,
-            "queue_size": 1,
-            "max_body_bytes": 1,
-            "workers": 1,
-            "max_latency_ms": 0,
-            "request_timeout_s": 0.001,
-            "graceful_timeout_s": 0,
-        }
-        for key, minimum in minimums.items():
-            if getattr(self, key) < minimum:
+        for spec in knob_specs():
+            value = getattr(self, spec.name)
+            if spec.minimum is not None and value < spec.minimum:
                 raise ConfError(
-                    f"server.{key} = {getattr(self, key)} is too small; it must be at least {minimum}"
+                    f"server.{spec.name} = {value} is too small; it must be at least {spec.minimum:g}"
                 )
+            if spec.above is not None and value <= spec.above:
+                raise ConfError(
+                    f"server.{spec.name} = {value} is too small; it must be more than {spec.above:g}"
+                )
+
+
+@dataclass(frozen=True)
+class KnobSpec:
+    """A knob as the table defines it, for the code that derives schema, defaults and docs."""
+
+    name: str
+    type: type
+    default: int | float | bool
+    minimum: float | None
+    above: float | None
+    help: str
+
+    @property
+    def env_name(self) -> str:
+        return f"UAI_{self.name.upper()}"
+
+
+_TYPES = {"int": int, "float": float, "bool": bool}
+
+
+def knob_specs() -> tuple[KnobSpec, ...]:
+    """Every knob of `ServerSettings`, in table order."""
+    return tuple(
+        KnobSpec(
+            field.name,
+            _TYPES[field.type] if isinstance(field.type, str) else field.type,
+            field.default,
+            field.metadata["minimum"],
+            field.metadata["above"],
+            field.metadata["help"],
+        )
+        for field in dataclasses.fields(ServerSettings)
+    )
+
+
+def knob_defaults() -> dict[str, int | float | bool]:
+    """The defaults, as the tools write them into conf.json (whole floats as ints: `2`, not `2.0`)."""
+    return {
+        spec.name: int(spec.default)
+        if spec.type is float and float(spec.default).is_integer()
+        else spec.default
+        for spec in knob_specs()
+    }
+
+
+def server_schema() -> dict:
+    """The JSON Schema of the conf's `server` section."""
+    properties = {}
+    for spec in knob_specs():
+        rule: dict = {"type": {int: "integer", float: "number", bool: "boolean"}[spec.type]}
+        if spec.minimum is not None:
+            rule["minimum"] = spec.minimum
+        if spec.above is not None:
+            rule["exclusiveMinimum"] = spec.above
+        rule["description"] = spec.help
+        properties[spec.name] = rule
+    return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
 def conf_path(environ: dict | None = None) -> Path:
@@ -81,18 +161,17 @@ def server_settings(conf: dict | None, environ: dict | None = None) -> ServerSet
     section = (conf or {}).get("server") or {}
     if not isinstance(section, dict):
         raise ConfError("conf key 'server' must be an object of knobs")
-    fields = {field.name: field for field in dataclasses.fields(ServerSettings)}
-    unknown = sorted(set(section) - set(fields))
+    specs = {spec.name: spec for spec in knob_specs()}
+    unknown = sorted(set(section) - set(specs))
     if unknown:
-        raise ConfError(f"server.{unknown[0]} is not a knob; known: {', '.join(fields)}")
+        raise ConfError(f"server.{unknown[0]} is not a knob; known: {', '.join(specs)}")
     values = {}
-    for name, field in fields.items():
+    for name, spec in specs.items():
         source, raw = f"server.{name}", section.get(name)
-        env_name = f"UAI_{name.upper()}"
-        if environ.get(env_name):
-            source, raw = env_name, environ[env_name]
+        if environ.get(spec.env_name):
+            source, raw = spec.env_name, environ[spec.env_name]
         if raw is not None:
-            values[name] = _convert(raw, field.type, source)
+            values[name] = _convert(raw, spec.type, source)
     return ServerSettings(**values)
 
 
@@ -103,8 +182,9 @@ def load_settings(environ: dict | None = None) -> ServerSettings:
     return server_settings(conf, environ)
 
 
-def _convert(raw: object, type_name: object, source: str) -> int | float:
-    wanted = int if type_name in (int, "int") else float
+def _convert(raw: object, wanted: type, source: str) -> int | float | bool:
+    if wanted is bool:
+        return _yes_no(raw, source)
     try:
         if isinstance(raw, bool):
             raise ValueError
@@ -117,3 +197,14 @@ def _convert(raw: object, type_name: object, source: str) -> int | float:
     except (TypeError, ValueError):
         kind = "a whole number" if wanted is int else "a number"
         raise ConfError(f"{source} = {raw!r} is not {kind}") from None
+
+
+def _yes_no(raw: object, source: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfError(f"{source} = {raw!r} is not true or false")
