@@ -2,7 +2,8 @@
 
 On a bad answer: print ONE sentence naming the answer, its value and what is allowed, then
 exit 1 (cookiecutter then removes the half-made folder). The answers are read as JSON data,
-never pasted into Python source, so no answer can inject code into this hook.
+never pasted into Python source, so no answer can inject code into this hook. Choice answers
+(framework, all_one_file, model_arch_type) are checked by cookiecutter itself, before this hook.
 """
 
 import json
@@ -12,7 +13,6 @@ import sys
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-FRAMEWORKS = ("self", "keras", "caffe", "tensorflow", "pytorch", "onnx", "sklearn", "xgboost")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 # Docker's reference grammar (distribution/reference). Built by concatenation, not f-strings:
@@ -46,7 +46,6 @@ def problems(answers: dict) -> list[str]:
     check("project_slug", bool(SLUG.match(answers["project_slug"])),
           "use lower-case letters, digits and single dashes, starting with a letter "
           "(change project_name, or set project_slug)")
-    check("framework", answers["framework"] in FRAMEWORKS, f"choose one of {', '.join(FRAMEWORKS)}")
     check("main_class", is_identifier(answers["main_class"]),
           "it must be a Python class name such as MnistModel (letters, digits, _; not starting with a digit)")
     check("main_file", all(is_identifier(part) for part in answers["main_file"].split("."))
@@ -57,8 +56,6 @@ def problems(answers: dict) -> list[str]:
           "it must be a relative folder under code/ such as checkpoint_dir")
     check("model_name", bool(FILE_PART.match(answers["model_name"])),
           "it must be a file name without folders such as mnist_model")
-    check("all_one_file", answers["all_one_file"].lower() in ("yes", "no"), "answer yes or no")
-    check("model_arch_type", answers["model_arch_type"] in ("json", "yaml"), "choose json or yaml")
     check("base_image", bool(BASE_IMAGE.match(answers["base_image"])),
           "it must be a Docker image reference such as python:3.11-slim")
     check("registry", bool(REGISTRY.match(answers["registry"])),
