@@ -25,9 +25,7 @@ HOST = LABEL + r"(?:\." + LABEL + r")*(?::[0-9]+)?"
 NAMESPACE = re.compile("^" + REPOSITORY + "$")
 IMAGE_NAME = re.compile("^" + REPOSITORY + ":" + TAG + "$")
 REGISTRY = re.compile("^" + HOST + "$")
-BASE_IMAGE = re.compile(
-    "^(?:" + HOST + "/)?" + REPOSITORY + "(?::" + TAG + r")?(?:@sha256:[a-f0-9]{64})?$"
-)
+BASE_IMAGE = re.compile("^(?:" + HOST + "/)?" + REPOSITORY + "(?::" + TAG + r")?(?:@sha256:[a-f0-9]{64})?$")
 FILE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -43,29 +41,61 @@ def problems(answers: dict) -> list[str]:
         if not ok:
             found.append(f"{key} {answers[key]!r} is not allowed: {allowed}.")
 
-    check("project_slug", bool(SLUG.match(answers["project_slug"])),
-          "use lower-case letters, digits and single dashes, starting with a letter "
-          "(change project_name, or set project_slug)")
-    check("main_class", is_identifier(answers["main_class"]),
-          "it must be a Python class name such as MnistModel (letters, digits, _; not starting with a digit)")
-    check("main_file", all(is_identifier(part) for part in answers["main_file"].split("."))
-          and not answers["main_file"].endswith(".py"),
-          "it must be an importable module path such as mnist_inference or models.mnist (no .py)")
-    check("model_dir", all(FILE_PART.match(part) and part not in (".", "..")
-                           for part in answers["model_dir"].removeprefix("./").split("/")),
-          "it must be a relative folder under code/ such as checkpoint_dir")
-    check("model_name", bool(FILE_PART.match(answers["model_name"])),
-          "it must be a file name without folders such as mnist_model")
-    check("base_image", bool(BASE_IMAGE.match(answers["base_image"])),
-          "it must be a Docker image reference such as python:3.11-slim")
-    check("registry", bool(REGISTRY.match(answers["registry"])),
-          "it must be a registry host such as uhub.ucloud.cn or 127.0.0.1:5000")
-    check("internal_registry", bool(REGISTRY.match(answers["internal_registry"])),
-          "it must be a registry host such as uhub.service.ucloud.cn")
-    check("namespace", bool(NAMESPACE.match(answers["namespace"])),
-          "Docker allows lower-case letters, digits and single . _ - separators, such as uai_demo")
-    check("image_name", bool(IMAGE_NAME.match(answers["image_name"])),
-          "it must be name:tag in lower case, such as mnist-inference:test")
+    check(
+        "project_slug",
+        bool(SLUG.match(answers["project_slug"])),
+        "use lower-case letters, digits and single dashes, starting with a letter "
+        "(change project_name, or set project_slug)",
+    )
+    check(
+        "main_class",
+        is_identifier(answers["main_class"]),
+        "it must be a Python class name such as MnistModel (letters, digits, _; not starting with a digit)",
+    )
+    check(
+        "main_file",
+        all(is_identifier(part) for part in answers["main_file"].split("."))
+        and not answers["main_file"].endswith(".py"),
+        "it must be an importable module path such as mnist_inference or models.mnist (no .py)",
+    )
+    check(
+        "model_dir",
+        all(
+            FILE_PART.match(part) and part not in (".", "..")
+            for part in answers["model_dir"].removeprefix("./").split("/")
+        ),
+        "it must be a relative folder under code/ such as checkpoint_dir",
+    )
+    check(
+        "model_name",
+        bool(FILE_PART.match(answers["model_name"])),
+        "it must be a file name without folders such as mnist_model",
+    )
+    check(
+        "base_image",
+        bool(BASE_IMAGE.match(answers["base_image"])),
+        "it must be a Docker image reference such as python:3.11-slim",
+    )
+    check(
+        "registry",
+        bool(REGISTRY.match(answers["registry"])),
+        "it must be a registry host such as uhub.ucloud.cn or 127.0.0.1:5000",
+    )
+    check(
+        "internal_registry",
+        bool(REGISTRY.match(answers["internal_registry"])),
+        "it must be a registry host such as uhub.service.ucloud.cn",
+    )
+    check(
+        "namespace",
+        bool(NAMESPACE.match(answers["namespace"])),
+        "Docker allows lower-case letters, digits and single . _ - separators, such as uai_demo",
+    )
+    check(
+        "image_name",
+        bool(IMAGE_NAME.match(answers["image_name"])),
+        "it must be name:tag in lower case, such as mnist-inference:test",
+    )
     return found
 
 
