@@ -42,9 +42,8 @@ def bake(output: Path, base_image: str, registry: str) -> Path:
 
 def measure() -> dict[str, str]:
     from invoke import Config
-    from uaipack import engine, wheels
+    from uaipack import engine, packages
     from uaipack.baseimage import ensure_base_image
-    from uaipack.build import image_requirements
     from uaipack.conf import write_conf
     from uaipack.pipeline import build_step, push_step, smoke_step
     from uaipack.registry import LocalRegistry
@@ -66,7 +65,7 @@ def measure() -> dict[str, str]:
         reference = settings.image_reference()
         write_conf(settings, project)
         started = time.monotonic()
-        wheels.wheelhouse(image_requirements(settings, project), wheels.base_image_target(base_image))
+        packages.resolve(settings, project, network=False)
         figures["wheelhouse (host pip download, first time)"] = f"{time.monotonic() - started:.1f} s"
         try:
             cold = build_step(settings, project, reference, no_cache=True)

@@ -204,3 +204,16 @@ def test_torchscript_images_are_fitted_to_the_conf_input_shape():
 def test_a_model_without_an_image_input_refuses_images_with_the_reason():
     answers = ModelInput.for_model(model("sklearn"), [4]).answer([Body(image_bytes(DIGIT))], lambda b: b)
     assert "an image was sent, but" in json.loads(answers[0][0])["error"]
+
+
+def test_a_pure_python_service_can_import_the_helpers_without_numpy_in_its_image():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import uai
+
+    server = str(Path(uai.__file__).parent.parent)
+    code = f"import sys; sys.path.insert(0, {server!r}); import uai.examples; print('numpy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -11,7 +11,8 @@ gets a 400 of its own and the rest of the batch is answered normally.
     self.inputs = ModelInput.for_model(self, shape=model_input_shape)     # in load_model
     return self.inputs.answer(data[:batch_size], self.predict)          # in execute
 
-No framework is imported here; numpy is.
+No framework is imported here, and numpy only when a request is read (a pure-Python
+service that only uses `refusal` needs no numpy).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from uai import frameworks
 from uai.images import FORMATS, ImageInput, NotAnImage, image_format
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Shape = tuple[int | None, ...]
 
@@ -41,6 +43,8 @@ def refusal(message: str, status: int = 400) -> tuple[str, int, dict[str, str]]:
 def json_array(request: Any, dtype: Any = "float32", shape: Sequence[int | None] | None = None):
     """The body as a numpy array of `dtype`, or None when it is not a numeric JSON array (of
     `shape`, where a None dimension takes any size); any failure to read it is a None too."""
+    import numpy as np
+
     try:
         array = np.asarray(json.loads(request.read()), dtype=dtype)
     except Exception:  # noqa: BLE001 - RecursionError (deeply nested), MemoryError, ValueError, ...
@@ -147,6 +151,8 @@ class ModelInput:
         """One answer per request, in order: `predict` runs once per shape on the stacked examples
         and returns one output per example; a group the model rejects with one of `model_errors`
         gets a 400 naming the shape and the reason, any other error fails the batch (500)."""
+        import numpy as np
+
         answers: list[Any] = [None] * len(data)
         groups: dict[tuple[int, ...], list[tuple[int, Example]]] = {}
         for index, request in enumerate(data):
@@ -174,6 +180,8 @@ class ModelInput:
         """A JSON request gets the model's output as it is; an image its class (UAI's text) or JSON."""
         if not from_image:
             return output.tolist() if hasattr(output, "tolist") else output
+        import numpy as np
+
         scores = np.asarray(output, dtype=np.float64).ravel()
         best = int(np.argmax(scores))
         return {"class": best, "scores": scores.tolist()} if self.image_answer == "json" else f"{best}\n"

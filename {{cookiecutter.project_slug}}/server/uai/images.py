@@ -10,7 +10,7 @@ in `uai.frameworks`), and turns one PNG, JPEG, BMP, GIF or WebP body into one ex
     value = (pixel - pixel_mean) / pixel_std        # per channel when lists are given
 
 Pillow decodes (OpenCV for the Caffe stub, which has it anyway); either is imported only
-when an image arrives, so numpy is the only import here.
+when an image arrives, and so is numpy.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import dataclasses
 import io
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 #: The first bytes of each image format taken (WebP is checked apart: RIFF....WEBP).
 MAGIC = (
@@ -90,6 +91,8 @@ class ImageInput:
 
     def example(self, body: bytes) -> np.ndarray:
         """One example (float32, of `shape`) from an image body; raises NotAnImage."""
+        import numpy as np
+
         try:
             pixels = _decode_opencv(body, self) if self.decoder == "opencv" else _decode_pillow(body, self)
         except Exception as error:  # noqa: BLE001 - a decoder fails in many ways on hostile bytes
@@ -138,6 +141,7 @@ def _per_channel(value: Any) -> tuple[float, ...]:
 
 
 def _decode_pillow(body: bytes, fit: ImageInput) -> np.ndarray:
+    import numpy as np
     from PIL import Image
 
     with Image.open(io.BytesIO(body)) as image:
@@ -153,6 +157,7 @@ def _decode_pillow(body: bytes, fit: ImageInput) -> np.ndarray:
 
 def _decode_opencv(body: bytes, fit: ImageInput) -> np.ndarray:
     import cv2
+    import numpy as np
 
     flag = cv2.IMREAD_GRAYSCALE if fit.channels == 1 else cv2.IMREAD_COLOR
     pixels = cv2.imdecode(np.frombuffer(body, np.uint8), flag)
