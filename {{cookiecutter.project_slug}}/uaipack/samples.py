@@ -1,7 +1,7 @@
 """Samples: request bodies in samples/ with their expected answers.
 
 `samples/<name>.<ext>` is a body (content type from the extension); beside it
-`<name>.expected` is the exact expected body (one trailing newline ignored) or
+`<name>.expected` is the exact expected body (one trailing newline ignored, on both sides) or
 `<name>.expected.json`, compared as JSON with a relative float tolerance of 1e-4.
 Used by `invoke smoke-test` (over HTTP) and by the project's unit tests (in process).
 """
@@ -49,7 +49,8 @@ class Sample:
                 if json_close(got, json.loads(expected))
                 else f"expected {_shorten(expected)}, got {_shorten(answer)}"
             )
-        expected = expected[:-1] if expected.endswith(b"\n") else expected
+        # One trailing newline is ignored on both sides: editors add one, UAI's answers end with one ("2\n").
+        expected, answer = expected.removesuffix(b"\n"), answer.removesuffix(b"\n")
         return None if answer == expected else f"expected {_shorten(expected)}, got {_shorten(answer)}"
 
 
