@@ -198,3 +198,58 @@ def test_a_uai_project_imports_the_base_images_packages_and_the_server_keeps_its
     output, answer, _ = build_and_serve(packer, uai_project, base, capsys, docker_client)
     assert "installing 1 requirement(s) the base image lacks: Pillow==13.0.0" in output
     assert answer["pil"] == "13.0.0" and answer["pil_file"].startswith("/opt/uai/packages/")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_framework_base_image_with_onnxruntime_in_its_system_python_is_not_reinstalled(
+    tmp_path, base_image, docker_client
+):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from uai import frameworks
+
+    from frameworks.baseimages import with_python_packages
+    from frameworks.conftest import bake_with_model
+
+    onnx = frameworks.get("onnx")
+    framework_base = with_python_packages(base_image, list(onnx.packages))  # as tensorflow/tensorflow is made
+    baked = bake_with_model(tmp_path, "onnx")
+    tag = f"localhost/uaipack-test/onnx-on-framework-base:{uuid.uuid4().hex[:8]}"
+    environment = {
+        **os.environ,
+        "INVOKE_UAI_BASE_IMAGE": framework_base,
+        "INVOKE_UAI_IMAGE_NAME": tag.split("/")[-1],
+    }
+    environment["INVOKE_UAI_NAMESPACE"] = "uaipack-test"
+
+    def invoke(*arguments):
+        result = subprocess.run(
+            [sys.executable, "-m", "invoke", *arguments],
+            cwd=baked.project,
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return " ".join(result.stdout.split())
+
+    try:
+        assert invoke("conf")
+        output = invoke("build")
+        smoke = invoke("smoke-test")  # the digits, PNG and JPEG, on the framework's own onnxruntime
+        packages = docker_client.containers.run(tag, ["ls", "/opt/uai/packages"], remove=True)
+    finally:
+        docker_client.images.remove(tag, force=True, noprune=True)
+
+    provided = re.search(
+        r"the base image provides 3 requirement\(s\), not reinstalled: (.*?) \(([\d.]+ [kMG]B)\)", output
+    )
+    assert provided, output
+    assert all(package in provided.group(1) for package in onnx.packages)
+    assert packages.decode().split() == []  # nothing installed twice
+    assert "digit-0" in smoke and "smoke test passed" in smoke
+    print(f"\n[figure] onnx framework base image: {provided.group(2)} not reinstalled ({provided.group(1)})")
