@@ -111,6 +111,18 @@ def section_schema(framework: frameworks.Framework) -> dict:
     return schema
 
 
+def conf_key_table(framework: frameworks.Framework) -> str:
+    """A framework README's table of its conf section's keys, defaults and meanings."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key in framework.keys:
+        default = (
+            "required" if key.required else "-" if key.default is None else f"`{json.dumps(key.default)}`"
+        )
+        written = " (`invoke conf` writes it)" if key.written and not key.required else ""
+        rows.append(f"| `{key.name}` | {default} | {key.help}{written} |")
+    return "\n".join(rows) + "\n"
+
+
 def framework_outputs() -> tuple[Output, ...]:
     """cookiecutter.json's choices, the schema's framework sections, each framework's requirements."""
     schema = TEMPLATE / "uaipack" / "conf.schema.json"
@@ -129,6 +141,10 @@ def framework_outputs() -> tuple[Output, ...]:
             folder = TEMPLATE if framework.name == "self" else TEMPLATE / "_frameworks" / framework.name
             requirements = folder / "requirements.txt"
             outputs.append(Output(requirements, lambda f=framework: framework_requirements(f)))
+        readme = TEMPLATE / "_frameworks" / framework.name / "README.framework.md"
+        if readme.is_file():
+            marks = ("<!-- conf-keys:start -->", "<!-- conf-keys:end -->")
+            outputs.append(Output(readme, lambda f=framework: conf_key_table(f), *marks))
     return tuple(outputs)
 
 
