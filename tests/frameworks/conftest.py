@@ -57,8 +57,11 @@ class BakedModel:
     def model_dir(self) -> Path:
         return self.code_dir / "checkpoint_dir"
 
-    def invoke(self, *arguments: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-        """Run `invoke <arguments>` in the project as a user would; the output is kept for messages."""
+    def invoke(
+        self, *arguments: str, timeout: float = 1800, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run `invoke <arguments>` in the project as a user would (`env`: more environment
+        variables, e.g. INVOKE_UAI_* settings); the output is kept for messages."""
         started = time.monotonic()
         result = subprocess.run(
             [sys.executable, "-m", "invoke", *arguments],
@@ -66,6 +69,7 @@ class BakedModel:
             capture_output=True,
             text=True,
             timeout=timeout,
+            env={**os.environ, **(env or {})},
         )
         seconds = time.monotonic() - started
         print(f"[{self.framework}] invoke {' '.join(arguments)}: exit {result.returncode} in {seconds:.1f} s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +24,9 @@ from uaipack.wheels import BasePython, Distribution, Target
 from frameworks.baseimages import with_debian_packages
 
 TARGET = Target("3.11", "cp", ("cp311",), ("linux_x86_64",))
+PROVIDED = re.compile(
+    r"the base image provides \d+ requirement\(s\), not reinstalled: (.*?) \(([\d.]+ [kMG]B)\)"
+)
 BASE = BasePython(
     TARGET,
     (
@@ -205,11 +209,6 @@ def test_a_uai_project_imports_the_base_images_packages_and_the_server_keeps_its
 def test_a_framework_base_image_with_onnxruntime_in_its_system_python_is_not_reinstalled(
     tmp_path, base_image, docker_client
 ):
-    import os
-    import re
-    import subprocess
-    import sys
-
     from uai import frameworks
 
     from frameworks.baseimages import with_python_packages
@@ -219,21 +218,14 @@ def test_a_framework_base_image_with_onnxruntime_in_its_system_python_is_not_rei
     framework_base = with_python_packages(base_image, list(onnx.packages))  # as tensorflow/tensorflow is made
     baked = bake_with_model(tmp_path, "onnx")
     tag = f"localhost/uaipack-test/onnx-on-framework-base:{uuid.uuid4().hex[:8]}"
-    environment = {
-        **os.environ,
+    settings = {
         "INVOKE_UAI_BASE_IMAGE": framework_base,
+        "INVOKE_UAI_NAMESPACE": "uaipack-test",
         "INVOKE_UAI_IMAGE_NAME": tag.split("/")[-1],
     }
-    environment["INVOKE_UAI_NAMESPACE"] = "uaipack-test"
 
     def invoke(*arguments):
-        result = subprocess.run(
-            [sys.executable, "-m", "invoke", *arguments],
-            cwd=baked.project,
-            env=environment,
-            capture_output=True,
-            text=True,
-        )
+        result = baked.invoke(*arguments, env=settings)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return " ".join(result.stdout.split())
 
@@ -245,9 +237,7 @@ def test_a_framework_base_image_with_onnxruntime_in_its_system_python_is_not_rei
     finally:
         docker_client.images.remove(tag, force=True, noprune=True)
 
-    provided = re.search(
-        r"the base image provides 3 requirement\(s\), not reinstalled: (.*?) \(([\d.]+ [kMG]B)\)", output
-    )
+    provided = PROVIDED.search(output)
     assert provided, output
     assert all(package in provided.group(1) for package in onnx.packages)
     assert packages.decode().split() == []  # nothing installed twice
