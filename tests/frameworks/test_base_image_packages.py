@@ -243,3 +243,21 @@ def test_a_framework_base_image_with_onnxruntime_in_its_system_python_is_not_rei
     assert packages.decode().split() == []  # nothing installed twice
     assert "digit-0" in smoke and "smoke test passed" in smoke
     print(f"\n[figure] onnx framework base image: {provided.group(2)} not reinstalled ({provided.group(1)})")
+
+
+def test_the_build_names_an_import_that_neither_the_base_image_nor_the_requirements_provide(tmp_path, capsys):
+    import zipfile
+
+    from uaipack.packages import ModelPackages, Resolved, report_imports
+
+    wheel = tmp_path / "django-5.2.19-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("django/__init__.py", "")
+        archive.writestr("django-5.2.19.dist-info/METADATA", "")
+    resolved = Resolved(BASE, (), ModelPackages((), ()), server_wheels=(wheel,))
+
+    report_imports(resolved, {"PIL", "django", "torch"})
+
+    output = " ".join(capsys.readouterr().out.split())
+    assert "code/ imports from the base image: PIL (Pillow 9.4.0)" in output
+    assert "note: code/ imports torch, which neither the base image nor requirements.txt provides" in output

@@ -235,13 +235,32 @@ def report(resolved: Resolved, code_dir: Path) -> None:
         say(
             f"installing {len(model.install)} requirement(s) the base image lacks: {', '.join(model.install)}"
         )
-    from_base = imports_from_base(code_imports(code_dir), base) if code_dir.is_dir() else {}
-    if from_base:
-        shown = ", ".join(f"{module} ({describe(dist)})" for module, dist in from_base.items())
-        say(f"code/ imports from the base image: {shown}")
+    if code_dir.is_dir():
+        report_imports(resolved, code_imports(code_dir))
     for dist, version in hidden_by_server(resolved.server_wheels, base):
         say(
             f"note: inside the server process the server's {dist.name} {version} hides the base image's "
             f"{dist.version} (outside it, the base image's python3 still has its own)",
+            style="yellow",
+        )
+
+
+def report_imports(resolved: Resolved, imports: set[str]) -> None:
+    """Say which of code/'s imports the base image provides, and (when every wheel is known, i.e.
+    offline) which nothing provides: the load would fail with ModuleNotFoundError."""
+    from_base = imports_from_base(imports, resolved.base)
+    if from_base:
+        shown = ", ".join(f"{module} ({describe(dist)})" for module, dist in from_base.items())
+        say(f"code/ imports from the base image: {shown}")
+    if not resolved.server_wheels:
+        return  # a networked build: pip in the image resolves, the installed modules are not known here
+    installed = set().union(
+        *(wheel_modules(wheel) for wheel in (*resolved.server_wheels, *resolved.model_wheels))
+    )
+    missing = sorted(imports - set(from_base) - installed)
+    if missing:
+        say(
+            f"note: code/ imports {', '.join(missing)}, which neither the base image nor requirements.txt "
+            "provides; add it to requirements.txt, or the model load fails with ModuleNotFoundError",
             style="yellow",
         )

@@ -376,8 +376,6 @@ REGISTRY: dict[str, Framework] = {
 }
 #: The template's framework choices, in prompt order (the first is the default).
 TEMPLATE_FRAMEWORKS = tuple(name for name, framework in REGISTRY.items() if framework.template)
-#: Sections that name model files; any other section (a self-defined service) names none.
-FILE_SECTIONS = tuple(name for name, framework in REGISTRY.items() if framework.files is not None)
 
 
 def get(name: str) -> Framework | None:
