@@ -199,6 +199,10 @@
     } else if (RASTER.has(type)) {
       const image = el("img");
       image.alt = `${type} answer`;
+      image.addEventListener("load", () => {
+        image.classList.toggle("small", image.naturalWidth < 96);
+        image.after(el("p", `${image.naturalWidth} × ${image.naturalHeight} px`, "muted"));
+      });
       image.src = blobUrl(bytes, type);
       $("view").append(image);
       offerDownload(bytes, type);
