@@ -59,9 +59,12 @@ def fail_or_skip(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium, headless, in a fresh profile (Playwright makes a new user-data-dir)."""
+    """Debian's chromium, headless, in a fresh profile (Playwright makes a new user-data-dir).
+
+    Per module, not per session: Playwright's sync API runs an event loop in this thread while
+    it lives, and Django's test client (other modules) cannot call async views beside one."""
     executable = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(executable).exists():
         fail_or_skip("chromium is not installed (Debian: apt-get install chromium; `make engine` does that)")
