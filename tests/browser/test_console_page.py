@@ -14,7 +14,8 @@ import pytest
 
 from browser.conftest import LIMIT, expect
 
-pytestmark = pytest.mark.slow
+# One worker runs them all: they share one chromium and one server (`make test` runs --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
 def test_the_state_reaches_ready_and_the_page_names_the_model_its_limit_and_links(visit):
