@@ -51,6 +51,18 @@ def test_a_file_chosen_with_the_picker_gets_its_answer_and_its_guessed_type(visi
     assert json.loads(visit.text("#view pre")) == {"bytes": 8, "content_type": "text/csv"}
 
 
+def test_a_file_dropped_on_the_zone_becomes_the_body(visit):
+    visit.open()
+    dropped = visit.page.evaluate_handle(
+        "() => { const files = new DataTransfer();"
+        " files.items.add(new File(['abc'], 'x.txt', {type: 'text/plain'})); return files; }"
+    )
+    visit.page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+    assert visit.text("#file-info") == "x.txt (3 B)"
+    visit.send()
+    assert json.loads(visit.text("#view pre")) == {"bytes": 3, "content_type": "text/plain"}
+
+
 def test_a_png_answer_is_previewed_as_an_image(visit, tmp_path):
     visit.open()
     visit.send_json({"answer": "png"})

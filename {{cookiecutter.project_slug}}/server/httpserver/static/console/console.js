@@ -75,6 +75,7 @@
     page.file = blob;
     page.fileName = name;
     page.sample = sample;
+    page.typed = false;
     $("file-info").textContent = `${name} (${size(blob.size)})`;
     $("clear-file").hidden = false;
     $("body").disabled = true;
@@ -289,10 +290,11 @@
     $("body").addEventListener("input", () => { page.sample = null; guessType(); });
     $("content-type").addEventListener("input", () => { page.typed = true; });
     $("file").addEventListener("change", () => $("file").files[0] && useFile($("file").files[0], $("file").files[0].name));
+    // A file dropped anywhere is the body: the browser must not navigate to it instead.
     const drop = $("drop");
-    drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
-    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-    drop.addEventListener("drop", (event) => {
+    document.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+    document.addEventListener("dragleave", (event) => event.relatedTarget || drop.classList.remove("over"));
+    document.addEventListener("drop", (event) => {
       event.preventDefault();
       drop.classList.remove("over");
       if (event.dataTransfer.files[0]) useFile(event.dataTransfer.files[0], event.dataTransfer.files[0].name);
