@@ -76,7 +76,6 @@ class BakedBench:
     settings: Any
     project: Any
     reference: str
-    registry: str
 
     @classmethod
     def make(cls, work: Path, base_image: str, registry: str) -> BakedBench:
@@ -87,20 +86,20 @@ class BakedBench:
         project_dir = bake(work, base_image, registry)
         config = Config(project_location=str(project_dir))
         config.load_project()
-        settings = Settings.from_config(config.get("uai"))
+        settings = Settings.from_config(config.get("uai"), username="bench")
         project = Project.at(project_dir)
         write_conf(settings, project)
-        return cls(settings, project, settings.image_reference(), registry)
+        return cls(settings, project, settings.image_reference())
 
     def build(self, no_cache: bool = False):
         from uaipack.pipeline import build_step
 
-        return build_step(self.settings, self.project, self.reference, no_cache=no_cache)
+        return build_step(dataclasses.replace(self.settings, no_cache=no_cache), self.project)
 
     def push(self):
         from uaipack.pipeline import push_step
 
-        return push_step(self.settings, self.reference, self.registry, username="bench")
+        return push_step(self.settings)
 
     def wheelhouse(self) -> dict[str, str]:
         from uaipack import wheels
@@ -118,7 +117,7 @@ class BakedBench:
         cold = self.build(no_cache=True)
         figures["cold build (no layer cache, wheelhouse ready)"] = f"{cold.seconds:.1f} s"
         figures["image size minus base image"] = f"{(cold.size - cold.base_size) / 1e6:.1f} MB"
-        report = smoke_step(self.settings, self.reference, self.project.samples_dir)
+        report = smoke_step(self.settings, self.project)
         figures["`docker run` to ready (stub model, load ~0 s)"] = f"{report.seconds_to_ready:.2f} s"
         first = self.push()
         figures["first push"] = f"{first.bytes_pushed / 1e6:.1f} MB in {first.layers_pushed} layers"
