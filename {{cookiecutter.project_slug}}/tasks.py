@@ -125,6 +125,24 @@ def test(c):
     )
 
 
+@user_task(
+    help={
+        "check": "only check: exit 1 while the template has newer commits (for this project's CI)",
+        "template": "a local clone of the template to use instead of the recorded location (offline)",
+        "checkout": "upgrade to this branch, tag or commit of the template instead of its newest",
+    }
+)
+def upgrade(c, check=False, template=None, checkout=None):
+    """Bring in the template's later changes: runtime updated, your files kept, conflicts shown."""
+    from uaipack import upgrade as upgrades
+
+    if check:
+        commit = upgrades.require_current(ROOT, template, checkout)
+        print(f"current: this project follows its template's newest commit ({commit[:12]})")
+    else:
+        upgrades.report(upgrades.upgrade(ROOT, template, checkout))
+
+
 @user_task(name="base-image", help={"rebuild": "build it again even if the engine has it"})
 def base_image(c, rebuild=False):
     """Build the local Debian Python base image (localhost/uai-base/python:3.11-bookworm)."""

@@ -12,7 +12,18 @@ import pytest
 from bakery import bake
 
 INVOKE = Path(sys.executable).with_name("invoke")
-TASKS = ["base-image", "build", "conf", "packdocker", "push", "serve", "smoke-test", "test"]
+TASKS = [
+    "base-image",
+    "base-images",
+    "build",
+    "conf",
+    "packdocker",
+    "push",
+    "serve",
+    "smoke-test",
+    "test",
+    "upgrade",
+]
 
 
 @pytest.fixture(scope="module")
