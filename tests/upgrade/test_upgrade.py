@@ -19,6 +19,8 @@ import docker
 import pytest
 from bakery import ROOT
 
+# One template repository and its projects per run: under xdist, on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("upgrade")]
 INVOKE = Path(sys.executable).with_name("invoke")
 COOKIECUTTER = Path(sys.executable).with_name("cookiecutter")
 SLUG = "{{cookiecutter.project_slug}}"
