@@ -144,7 +144,9 @@ def scenario(tmp_path_factory) -> Scenario:
         "namespace": "upgrade",
         "image_name": f"upgraded:{uuid.uuid4().hex[:8]}",
     }
-    projects = {name: bake(template, work / name / "out", answers) for name in ("main", "clash", "dirty")}
+    projects = {
+        name: bake(template, work / name / "out", answers) for name in ("main", "clash", "dirty", "legacy")
+    }
     users_edits(projects["main"])
     edit(projects["clash"] / "invoke.yaml", FIRST_LINE, "# My own first line.")
     commit_all(projects["clash"], "the user's first line")
@@ -186,6 +188,21 @@ def test_a_template_that_is_not_a_git_checkout_bakes_with_an_unknown_commit(scen
     project = tmp_path / "out" / "mnist-inference"
     assert (project / "server" / "RUNTIME_COMMIT").read_text() == "unknown\n"
     assert not (project / ".cruft.json").exists()
+
+
+def test_link_finds_the_commit_an_unrecorded_project_was_baked_from_and_its_answers(scenario):
+    from uaipack import upgrade
+
+    project = scenario.projects["legacy"]
+    recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    (project / ".cruft.json").unlink()  # as baked before bakes recorded their origin
+    (project / "server" / "RUNTIME_COMMIT").unlink()
+    origin, matches = upgrade.link(project, scenario.template)
+    assert (origin.location, origin.commit, matches) == (str(scenario.template), scenario.old, [scenario.old])
+    linked = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    assert {key: linked[key] for key in linked if not key.startswith("_")} == {
+        key: value for key, value in recorded.items() if not key.startswith("_")
+    }
 
 
 def test_check_fails_while_behind_and_passes_once_upgraded(upgraded):

@@ -29,10 +29,13 @@ from typing import Any
 
 from uaipack import UserError, server_module
 from uaipack.progress import say
+from uaipack.settings import yes_no
 
 STATE_FILE = ".cruft.json"
 #: The user's own files: an upgrade never changes them, whatever the template did to its copies.
 USER_FILES = ("code", "samples", "tests", "requirements.txt")
+#: The runtime: an upgrade makes these the template's (and `link` recognises a bake by them).
+RUNTIME = ("server", "uaipack", "tasks.py", "uaiservice.Dockerfile.j2")
 #: Answers that name this machine's folders, not the project: not recorded.
 _MACHINE_KEYS = ("_output_dir", "_repo_dir")
 
@@ -49,11 +52,17 @@ def record_origin(project: Path, answers: Mapping[str, Any]) -> Origin | None:
     """At bake time: `server/RUNTIME_COMMIT` and `.cruft.json` (cruft's format, with USER_FILES
     as its `skip`). A template that is not a git checkout records the commit as unknown."""
     origin = template_origin(answers)
-    commit_file = server_module("httpserver.version").COMMIT_FILE
+    commit_file = project / "server" / server_module("httpserver.version").COMMIT_FILE.name
     commit_file.write_text((origin.commit if origin else "unknown") + "\n", encoding="utf-8")
     if origin is None:
         print("note: the template is not a git checkout, so `invoke upgrade` cannot follow it.")
         return None
+    write_state(project, origin, answers)
+    return origin
+
+
+def write_state(project: Path, origin: Origin, answers: Mapping[str, Any]) -> None:
+    """`.cruft.json` as cruft writes it, plus the `skip` list that keeps the user's files out."""
     context = {key: value for key, value in answers.items() if key not in _MACHINE_KEYS}
     state = {
         "template": origin.location,
@@ -65,7 +74,6 @@ def record_origin(project: Path, answers: Mapping[str, Any]) -> Origin | None:
     }
     text = json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n"
     (project / STATE_FILE).write_text(text, encoding="utf-8")
-    return origin
 
 
 def template_origin(answers: Mapping[str, Any]) -> Origin | None:
@@ -95,6 +103,82 @@ def template_folder(answers: Mapping[str, Any]) -> Path | None:
             if (candidate / "cookiecutter.json").is_file():
                 return candidate.resolve()
     return None
+
+
+def link(project: Path, template: Path) -> tuple[Origin, list[str]]:
+    """For a project baked before bakes recorded their origin: record the template commit whose
+    runtime files it holds (the oldest, when several do: later changes are then merged, never
+    lost), with answers read back from its invoke.yaml and README. Returns it and all matches."""
+    if (project / STATE_FILE).is_file():
+        raise UserError(f"{project / STATE_FILE} exists already: this project knows its template.")
+    matches = commits_holding_runtime_of(project, template)
+    if not matches:
+        raise UserError(
+            f"no commit of {template} holds the runtime files {project} has ({', '.join(RUNTIME)}); "
+            "was it baked from this template, or were those files changed by hand?"
+        )
+    origin = Origin(str(template.resolve()), matches[0])
+    write_state(project, origin, answers_of(project, template))
+    return origin, matches
+
+
+def commits_holding_runtime_of(project: Path, template: Path) -> list[str]:
+    """The template's commits, oldest first, whose runtime files are exactly the project's."""
+    files = sorted(
+        path
+        for name in RUNTIME
+        for path in ([project / name] if (project / name).is_file() else (project / name).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.name != "RUNTIME_COMMIT"
+    )
+    names = [str(path.relative_to(project)) for path in files]
+    hashed = subprocess.run(
+        ["git", "hash-object", "--stdin-paths"],
+        input="\n".join(map(str, files)),
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    wanted = dict(zip(names, hashed, strict=True))
+    folder = template_folder_name(template)
+    matches = []
+    for commit in _lines(template, "rev-list", "--reverse", "HEAD"):
+        listed = _lines(template, "ls-tree", "-r", commit, "--", *(f"{folder}/{name}" for name in RUNTIME))
+        held = {line.split("\t", 1)[1].removeprefix(folder + "/"): line.split()[2] for line in listed}
+        held.pop("server/RUNTIME_COMMIT", None)
+        if held == wanted:
+            matches.append(commit)
+    return matches
+
+
+def template_folder_name(template: Path) -> str:
+    """The template's project folder (`{{cookiecutter.project_slug}}`), found, not spelled here."""
+    found = [path.name for path in template.iterdir() if path.is_dir() and path.name.startswith("{{")]
+    if len(found) != 1:
+        raise UserError(f"{template} is not a cookiecutter template (no single {{{{...}}}} folder).")
+    return found[0]
+
+
+def answers_of(project: Path, template: Path) -> dict[str, str]:
+    """The answers a project was baked with, as far as it still says them: its folder name, its
+    README's title, and the `uai` settings of its invoke.yaml that carry an answer's name."""
+    from invoke import Config
+
+    config = Config(project_location=str(project))
+    config.load_project()
+    settings = dict(config.get("uai") or {})
+    title = (
+        (project / "README.md").read_text(encoding="utf-8").splitlines()[0]
+        if (project / "README.md").is_file()
+        else ""
+    )
+    answers = {"project_slug": project.name, "project_name": title.removeprefix("# ") or project.name}
+    questions = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
+    for name in questions:
+        if name in settings and not name.startswith("_"):
+            answers[name] = str(settings[name])
+    answers["model_dir"] = answers.get("model_dir", "checkpoint_dir").removeprefix("./")
+    if "all_one_file" in settings:
+        answers["all_one_file"] = "yes" if yes_no(settings["all_one_file"]) else "no"
+    return answers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,8 +287,8 @@ def read_state(project: Path) -> dict[str, Any]:
     path = project / STATE_FILE
     if not path.is_file():
         raise UserError(
-            f"{path} is missing, so the template this project came from is unknown; link it once with "
-            "`cruft link <template folder or URL> --checkout <the commit it was baked from>`, then upgrade."
+            f"{path} is missing, so the template this project came from is unknown; in a clone of the "
+            f"template run `invoke link {project}` once (it finds the commit this project was baked from)."
         )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
