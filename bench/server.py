@@ -39,7 +39,7 @@ BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 # uaipack (the template's library), the server and the benchmark models, importable from here.
 sys.path[:0] = [str(SERVER_ROOT.parent), str(SERVER_ROOT), str(MODELS)]
 
-from uaipack.registry import free_port  # noqa: E402
+from uaipack.registry import free_port, stop_process  # noqa: E402
 
 START, END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
 CONCURRENCIES = (1, 8, 32)
@@ -203,13 +203,7 @@ class Server:
         return total, count
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, grace_s=20)
         self._log.close()
 
 

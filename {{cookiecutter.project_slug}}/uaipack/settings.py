@@ -113,6 +113,11 @@ def _typed(name: str, kind: str, value: Any) -> Any:
     return value
 
 
+def _under_root(relative: str, doc: str) -> property:
+    """A read-only attribute of a Project: this path under its root."""
+    return property(lambda project: project.root / relative, doc=doc)
+
+
 @dataclasses.dataclass(frozen=True)
 class Project:
     """Where a model service project keeps its parts (packdocker may point code, conf, samples elsewhere)."""
@@ -141,26 +146,14 @@ class Project:
             writes_conf=conf_path is None,
         )
 
-    @property
-    def server_dir(self) -> Path:
-        return self.root / "server"
-
-    @property
-    def requirements(self) -> Path:
-        return self.root / "requirements.txt"
-
-    @property
-    def dockerfile_template(self) -> Path:
-        return self.root / "uaiservice.Dockerfile.j2"
-
-    @property
-    def dockerfile(self) -> Path:
-        return self.root / "uaiservice.Dockerfile"
-
-    @property
-    def work_dir(self) -> Path:
-        """Generated, disposable state (the staged build context); ignored by git."""
-        return self.root / ".uaipack"
+    # The parts every project has at the same place under its root.
+    server_dir = _under_root("server", "the server runtime the image runs")
+    requirements = _under_root("requirements.txt", "the model's own pinned packages")
+    dockerfile_template = _under_root("uaiservice.Dockerfile.j2", "the image, as the user may edit it")
+    dockerfile = _under_root("uaiservice.Dockerfile", "the image as rendered at build")
+    work_dir = _under_root(
+        ".uaipack", "generated, disposable state (the staged build context); ignored by git"
+    )
 
 
 def split_reference(reference: str) -> tuple[str, str]:
