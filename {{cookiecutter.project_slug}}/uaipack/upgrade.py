@@ -25,6 +25,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from uaipack import UserError, server_module
@@ -215,8 +216,7 @@ def upgrade(project: Path, template: str | None = None, checkout: str | None = N
 
 
 def _cruft_update(project: Path, template: str | None, checkout: str | None) -> bool:
-    import cruft
-
+    cruft = _cruft()
     template_path = Path(template).expanduser().resolve() if template else None
     return cruft.update(
         project,
@@ -255,8 +255,7 @@ def _quiet_unless_failing() -> Iterator[_Output]:
 
 def require_current(project: Path, template: str | None = None, checkout: str | None = None) -> str:
     """The recorded commit when the template has nothing newer (cruft check); else a UserError."""
-    import cruft
-
+    cruft = _cruft()
     state = read_state(project)
     with _state_following(project, state, template) as state_dir, contextlib.redirect_stdout(io.StringIO()):
         current = cruft.check(state_dir, checkout=checkout)
@@ -340,6 +339,16 @@ def report(upgraded: Upgraded) -> None:
     )
     for path in upgraded.changed:
         say(f"  {path}")
+
+
+def _cruft() -> ModuleType:
+    try:
+        import cruft
+    except ImportError:
+        raise UserError(
+            "cruft is not installed here; `pip install -r requirements-tools.txt` (it pins it)."
+        ) from None
+    return cruft
 
 
 def _lines(folder: Path, *arguments: str) -> list[str]:
