@@ -151,7 +151,7 @@ def commits_holding_runtime_of(project: Path, template: Path) -> list[str]:
 
 
 def template_folder_name(template: Path) -> str:
-    """The template's project folder (`{{cookiecutter.project_slug}}`), found, not spelled here."""
+    """The template's project folder (the one whose name is a Jinja expression), found by that."""
     found = [path.name for path in template.iterdir() if path.is_dir() and path.name.startswith("{{")]
     if len(found) != 1:
         raise UserError(f"{template} is not a cookiecutter template (no single {{{{...}}}} folder).")
