@@ -91,7 +91,7 @@ def link(c, project, upgrade=False):
     origin, matches = upgrades.link(folder, ROOT)
     print(
         f"linked {folder} to {origin.location} at {origin.commit[:12]} "
-        f"({len(matches)} commit(s) hold its runtime; the oldest is taken) in {upgrades.STATE_FILE}"
+        f"({len(matches)} commit(s) hold its runtime; oldest taken) in {upgrades.STATE_FILE}: commit it"
     )
     if upgrade:
         upgrades.report(upgrades.upgrade(folder))
