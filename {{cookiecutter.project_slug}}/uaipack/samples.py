@@ -10,23 +10,19 @@ here a folder without samples, or a body without its answer, is a UserError.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from uaipack import UserError
-from uaipack.settings import SERVER_DIR
+from uaipack import UserError, server_module
 
-if str(SERVER_DIR) not in sys.path:
-    sys.path.insert(0, str(SERVER_DIR))
-from httpserver.samples import FLOAT_TOLERANCE, Sample, json_close  # noqa: E402  (imports no Django)
-from httpserver.samples import find_samples as _all_samples  # noqa: E402
+_rules = server_module("httpserver.samples")  # imports no Django
+FLOAT_TOLERANCE, Sample, json_close = _rules.FLOAT_TOLERANCE, _rules.Sample, _rules.json_close
 
 __all__ = ["FLOAT_TOLERANCE", "Sample", "find_samples", "json_close"]
 
 
 def find_samples(samples_dir: Path) -> list[Sample]:
     """Every sample in the folder, sorted by name; a body without an expected answer is an error."""
-    samples = _all_samples(samples_dir)
+    samples = _rules.find_samples(samples_dir)
     for sample in samples:
         if sample.expected_path is None:
             raise UserError(
