@@ -3,6 +3,8 @@ checks of the page and the OpenAPI document, run against the real server (gunico
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import requests
 from server.conftest import Gunicorn
@@ -36,7 +38,11 @@ def test_the_samples_are_staged_and_copied_after_the_conf_so_a_code_change_rebui
 
 def test_a_project_without_samples_stages_an_empty_folder(settings, project, monkeypatch):
     monkeypatch.setattr(build, "stage_wheels", lambda *args: (args[2]).mkdir())
-    context = build.stage_context(settings, project, write_conf(settings, project), network=False)
+    conf = write_conf(settings, project)
+    context = build.stage_context(settings, project, conf, network=False)
+    assert list((context / "samples").iterdir()) == []
+    packed = dataclasses.replace(project, samples_dir=None)  # code packed from elsewhere, none beside it
+    context = build.stage_context(settings, packed, conf, network=False)
     assert list((context / "samples").iterdir()) == []
 
 

@@ -154,7 +154,7 @@ def stage_code(project: Project, conf: dict[str, Any], context: Path) -> None:
 
 def stage_samples(project: Project, context: Path) -> None:
     """samples/ for the image's console page and OpenAPI examples (empty when there are none)."""
-    if project.samples_dir.is_dir():
+    if project.samples_dir is not None and project.samples_dir.is_dir():
         shutil.copytree(project.samples_dir, context / "samples", ignore=_NEVER_STAGED)
     else:
         (context / "samples").mkdir()
