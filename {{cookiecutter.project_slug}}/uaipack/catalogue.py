@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from uaipack import UserError
-from uaipack.conf import server_frameworks
-from uaipack.settings import LOCAL_BASE_IMAGE, SERVER_DIR, Settings
+from uaipack import UserError, server_module
+from uaipack.settings import LOCAL_BASE_IMAGE, Settings
 
 DEVICES = ("cpu", "gpu")
 
@@ -44,7 +43,7 @@ def _entries() -> tuple[BaseImage, ...]:
     """A CPU entry per template framework (its stub's packages on the local base image), then
     its GPU variant where the registry names one."""
     entries = []
-    for framework in server_frameworks(SERVER_DIR).REGISTRY.values():
+    for framework in server_module("uai.frameworks").REGISTRY.values():
         if not framework.template:
             continue
         note = (

@@ -11,18 +11,15 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import importlib
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import jsonschema
 
-from uaipack import UserError
+from uaipack import UserError, server_module
 from uaipack.progress import say
-from uaipack.settings import SERVER_DIR, Project, Settings
+from uaipack.settings import Project, Settings
 
 SCHEMA_PATH = Path(__file__).with_name("conf.schema.json")
 
@@ -41,7 +38,7 @@ def conf_from_settings(settings: Settings) -> dict[str, Any]:
 def framework_section(settings: Settings) -> dict[str, Any]:
     """The keys of this framework's section that `invoke conf` writes (the registry's
     `written` keys), each from the setting of the same name, else its default."""
-    framework = server_frameworks(SERVER_DIR).get(settings.framework)
+    framework = server_module("uai.frameworks").get(settings.framework)
     if framework is None:
         return {"model_dir": settings.model_dir}  # self-defined: free-form; the model dir is handy
     return {key.name: getattr(settings, key.name, key.default) for key in framework.keys if key.written}
@@ -152,23 +149,11 @@ def top_level_names(source: str) -> set[str]:
 
 def check_model_files(http_server: dict[str, Any], project: Project) -> None:
     """Every model file the framework section names exists under code/."""
-    frameworks = server_frameworks(project.server_dir)
+    frameworks = server_module("uai.frameworks")
     framework, section = frameworks.framework_section(http_server)
     problem = frameworks.missing_files_message(framework, section, project.code_dir)
     if problem:
         raise UserError(f"{problem}; put the model files there or fix http_server.{framework}.")
-
-
-def server_frameworks(server_dir: Path) -> ModuleType:
-    """The server's `uai.frameworks` (the one place that knows model file names)."""
-    if str(server_dir) not in sys.path:
-        sys.path.insert(0, str(server_dir))
-    try:
-        return importlib.import_module("uai.frameworks")
-    except ImportError:
-        raise UserError(
-            f"{server_dir}/uai/frameworks.py is missing; restore server/ from the template."
-        ) from None
 
 
 def conf_digest(conf: dict[str, Any]) -> str:

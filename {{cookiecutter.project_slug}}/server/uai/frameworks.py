@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from uai.values import yes_no
+
 DEFAULT_MODEL_DIR = "./checkpoint_dir"
 #: The CUDA runtime image GPU catalogue entries start from (cuDNN included; Ubuntu 24.04, Python 3.12).
 CUDA_BASE_IMAGE = "nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04"
@@ -91,12 +93,6 @@ def model_dir(section: Mapping[str, Any], code_root: Path) -> Path:
     return _join(code_root, str(section.get("model_dir") or DEFAULT_MODEL_DIR))
 
 
-def _truthy(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "y", "on"}
-    return bool(value)
-
-
 def _arch_type(section: Mapping[str, Any]) -> str:
     return str(section.get("model_arch_type") or "json").lower()
 
@@ -105,7 +101,7 @@ def _keras_files(section: Mapping[str, Any], folder: Path, name: str) -> dict[st
     keras_file = folder / f"{name}.keras"
     if keras_file.is_file():
         return {"model_file": keras_file}
-    if _truthy(section.get("all_one_file")):
+    if yes_no(section.get("all_one_file")):
         return {"model_file": folder / f"{name}.h5"}
     return {
         "model_arch_file": folder / f"{name}.{_arch_type(section)}",
