@@ -3,7 +3,7 @@
 import subprocess
 
 import pytest
-from uaipack import build, packages, wheels
+from uaipack import build
 from uaipack.conf import write_conf
 
 
@@ -29,10 +29,9 @@ def test_the_service_runs_as_a_non_root_user_with_a_healthcheck_and_labels_last(
     assert text.rstrip().splitlines()[-1] == 'LABEL a.label="quote \\" inside"'
 
 
-def test_the_context_splits_model_files_from_code_and_leaves_caches_out(settings, project, monkeypatch):
-    target = wheels.Target("3.11", "cp", ("cp311",), ("linux_x86_64",))
-    resolved = packages.Resolved(wheels.BasePython(target), (), packages.ModelPackages((), ()))
-    monkeypatch.setattr(build.packages, "resolve", lambda *args: resolved)  # no engine, no index
+def test_the_context_splits_model_files_from_code_and_leaves_caches_out(
+    settings, project, no_package_resolution
+):
     (project.code_dir / "checkpoint_dir" / "weights.bin").write_bytes(b"w")
     (project.code_dir / "__pycache__").mkdir()
     (project.code_dir / "__pycache__" / "x.pyc").write_bytes(b"")
