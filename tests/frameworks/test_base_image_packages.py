@@ -3,6 +3,7 @@ has, requirements it satisfies are not reinstalled, the server keeps its own pac
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -10,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import docker
 import pytest
 import requests
 from uaipack.packages import (
@@ -139,7 +141,7 @@ def build_and_serve(packer: Path, uai_project: Path, base: str, capsys, docker_c
     )
     reference = settings.image_reference()
     try:
-        build_step(settings, pack_project(request, settings, packer), reference)  # no network in the build
+        build_step(settings, pack_project(request, settings, packer))  # no network in the build
         output = " ".join(capsys.readouterr().out.split())
         outside = docker_client.containers.run(
             reference,
@@ -148,7 +150,8 @@ def build_and_serve(packer: Path, uai_project: Path, base: str, capsys, docker_c
         )
         return output, serve_one(docker_client, reference, png()), outside.decode().split()
     finally:
-        docker_client.images.remove(reference, force=True, noprune=True)
+        with contextlib.suppress(docker.errors.ImageNotFound):  # a failed build made none
+            docker_client.images.remove(reference, force=True, noprune=True)
 
 
 def serve_one(docker_client, reference: str, body: bytes) -> dict:
@@ -162,7 +165,7 @@ def serve_one(docker_client, reference: str, body: bytes) -> dict:
             try:
                 if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or reset while it starts
                 pass
             container.reload()
             assert container.status == "running", container.logs().decode()[-3000:]
