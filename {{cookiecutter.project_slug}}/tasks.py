@@ -61,7 +61,7 @@ def build(c, network=False, in_host=False, no_cache=False, ai_arch_v=None):
 @user_task(
     name="smoke-test",
     help={
-        "timeout": "seconds to wait for /readyz (uai.smoke_timeout_s)",
+        "timeout": "seconds to wait for /readyz (uai.startup_timeout_s)",
         "in_host": "test the image tagged for the internal registry",
     },
 )

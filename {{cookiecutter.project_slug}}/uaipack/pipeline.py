@@ -61,7 +61,7 @@ def smoke_step(
         max_body = int(server.get("max_body_bytes", SERVER_DEFAULTS["max_body_bytes"]))
     else:
         max_body = int(settings.server["max_body_bytes"])
-    return smoke_test(reference, samples, max_body, timeout_s or settings.smoke_timeout_s)
+    return smoke_test(reference, samples, max_body, timeout_s or settings.startup_timeout_s)
 
 
 def push_step(

@@ -49,9 +49,10 @@ class Settings:
     image_name: str = ""
     username: str = ""
     network_build: bool = False
-    smoke_timeout_s: float = 120.0
+    startup_timeout_s: float = 120.0  # how long the model may take to load (smoke test, probes)
     push_attempts: int = 3
     server: Mapping[str, int] = dataclasses.field(default_factory=lambda: dict(SERVER_DEFAULTS))
+    deploy: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # typed by uaipack.deployment
     base_images: Mapping[str, str] = dataclasses.field(default_factory=dict)
     packages: tuple[str, ...] = ()  # added to requirements.txt (set by packdocker --ai-arch-v)
 
@@ -70,6 +71,7 @@ class Settings:
         values["all_one_file"] = as_bool(values.get("all_one_file", False))
         values["network_build"] = as_bool(values.get("network_build", False))
         values["server"] = {**SERVER_DEFAULTS, **dict(values.get("server") or {})}
+        values["deploy"] = dict(values.get("deploy") or {})
         values["base_images"] = dict(values.get("base_images") or {})
         values["packages"] = tuple(values.get("packages") or ())
         return cls(**values)
