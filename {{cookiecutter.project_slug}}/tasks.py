@@ -104,7 +104,7 @@ def push(
     registry = chosen.registry_host(in_host)
     if skip_checks:
         print("skipping build and smoke-test (--skip-checks): pushing the image as it is")
-        pipeline.push_step(chosen, reference, registry, password_stdin, username=username)
+        pipeline.push_step(chosen, reference, registry, password_stdin, username=username, project=PROJECT)
     else:
         pipeline.publish(
             chosen,
@@ -224,3 +224,17 @@ def packdocker(
         username=uhub_username,
         write_conf=own_conf,
     )
+
+
+# --- deployment: manifests for Kubernetes and Swarm, and the Swarm tasks (uaipack.manifests, uaipack.swarm)
+
+
+@user_task(help={"force": "overwrite files you edited too (default: keep them, write <file>.new beside)"})
+def manifests(c, force=False):
+    """Write deploy/ (Kubernetes base and overlays, Swarm stack) from invoke.yaml and the last push."""
+    from uaipack import manifests as writer
+    from uaipack.deployment import deployment
+
+    chosen = deployment(settings(c), PROJECT)
+    outcomes = writer.write_manifests(chosen, PROJECT.root / "deploy", force=force)
+    writer.report(outcomes, chosen, PROJECT.root)

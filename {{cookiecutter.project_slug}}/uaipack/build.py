@@ -24,6 +24,7 @@ import jinja2
 
 from uaipack import UserError, engine, wheels
 from uaipack.conf import conf_digest, load_conf, server_frameworks
+from uaipack.deployment import HEALTH_RETRIES, PROBE_PERIOD_S
 from uaipack.progress import BuildSteps, say
 from uaipack.settings import Project, Settings
 
@@ -188,6 +189,8 @@ def render_dockerfile(
         labels=labels,
         server_root=SERVER_ROOT,
         startup_timeout_s=round(startup_timeout_s),
+        health_interval_s=PROBE_PERIOD_S,
+        health_retries=HEALTH_RETRIES,
     )
 
 

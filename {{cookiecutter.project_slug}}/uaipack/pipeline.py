@@ -15,6 +15,7 @@ from typing import IO
 from uaipack import UserError
 from uaipack.build import BuiltImage, build_image
 from uaipack.conf import ensure_conf
+from uaipack.deployment import record_push
 from uaipack.progress import human_bytes, say
 from uaipack.push import REFUSED_PASSWORD_FLAG, USERNAME_ENV, Pushed, login, push_image, read_password
 from uaipack.samples import find_samples
@@ -71,7 +72,9 @@ def push_step(
     password_stdin: bool = False,
     stdin: IO[str] = sys.stdin,
     username: str | None = None,
+    project: Project | None = None,
 ) -> Pushed:
+    """Log in and push; with `project`, record the digest there for `invoke manifests`."""
     password = read_password(password_stdin, stdin)
     login(registry, username or settings.username or os.environ.get(USERNAME_ENV), password)
     pushed = push_image(reference, attempts=settings.push_attempts, password=password)
@@ -80,6 +83,8 @@ def push_step(
         f"({human_bytes(pushed.bytes_pushed)}), {pushed.layers_skipped} already there, {pushed.seconds:.1f} s"
     )
     say(SUCCESS_LINE.format(reference=pushed.reference), style="bold green")
+    if project is not None:
+        record_push(project, pushed.reference, pushed.digest)
     return pushed
 
 
@@ -104,4 +109,4 @@ def publish(
     """Build, smoke-test and push: what `invoke push` and `invoke packdocker` both do."""
     build_step(settings, project, reference, network=network, write_conf=write_conf)
     smoke_step(settings, reference, samples_dir, conf_path=project.conf_path)
-    return push_step(settings, reference, registry, password_stdin, username=username)
+    return push_step(settings, reference, registry, password_stdin, username=username, project=project)
