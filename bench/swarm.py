@@ -435,10 +435,11 @@ def table(figures: list[Figures], total: Window) -> str:
 
 
 def write(text: str) -> None:
-    document = DEPLOY_MD.read_text(encoding="utf-8")
-    head, _, rest = document.partition(MARKERS[0] + "\n")
-    tail = rest[rest.index(MARKERS[1]) :]
-    DEPLOY_MD.write_text(head + MARKERS[0] + "\n" + text + tail, encoding="utf-8")
+    """Replace the figures between DEPLOY.md's markers (devtools.generate's marker rule)."""
+    from devtools.generate import Output
+
+    output = Output(DEPLOY_MD, lambda: text, *MARKERS)
+    DEPLOY_MD.write_text(output.wanted(), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

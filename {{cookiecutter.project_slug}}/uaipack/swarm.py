@@ -190,11 +190,11 @@ def wait_converged(client: docker.DockerClient, name: str, timeout_s: float) -> 
     """Poll until every task runs the service's image and no update is under way; print a line at
     each change of state. An update Swarm paused is a UserError; one it rolled back is reported."""
     started = time.monotonic()
-    last = None
+    last, failure = None, ""
     with console.status(f"waiting for {name} to converge") as status:
         while time.monotonic() < started + timeout_s:
             seen = observe(client, name)
-            line = seen.line(name)
+            line, failure = seen.line(name), seen.failure
             if line != last:
                 say(f"  {line}" + (f" (after {time.monotonic() - started:.0f} s)" if last else ""))
                 last = line
@@ -214,7 +214,7 @@ def wait_converged(client: docker.DockerClient, name: str, timeout_s: float) -> 
                 )
             time.sleep(POLL_S)
     raise UserError(
-        f"{name} did not converge within {timeout_s:.0f} s ({last}; {seen.failure or 'no task failed'}); "
+        f"{name} did not converge within {timeout_s:.0f} s ({last}; {failure or 'no task failed'}); "
         f"see `docker service ps --no-trunc {name}` and `docker service logs {name}`."
     )
 

@@ -135,7 +135,8 @@ def report(outcomes: list[Outcome], deployment: Deployment, root: Path) -> None:
         [(outcome.path.relative_to(root).as_posix(), outcome.action) for outcome in outcomes],
     )
     d, server = deployment, deployment.server
-    say(f"image {d.image} ({d.image_source}); canary image {d.canary_image}")
+    canary = "the same image" if d.canary_image == d.image else d.canary_image
+    say(f"image {d.image} ({d.image_source}); canary: {canary}")
     say(
         f"{d.deploy.replicas} replicas (autoscaled up to {d.deploy.max_replicas}); startup up to "
         f"{d.startup_timeout_s:g} s; grace period {d.grace_period_s} s = pause {d.deploy.drain_pause_s:g} "
