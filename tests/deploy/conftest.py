@@ -1,8 +1,8 @@
 """Fixtures of the deployment tests: a baked project, its settings, and deploy/ rendered from them.
 
-The manifest tests need no engine (kubectl kustomize renders offline); the image and Swarm
-tests (test_image.py, test_swarm.py) share one xdist group, "swarm", so that they run on
-one worker, one after the other, and never beside another run's swarm.
+The manifest tests need no engine (kubectl kustomize renders offline). The image tests share
+one session's images (xdist group "deploy-images"); the Swarm scenarios are one test
+(test_swarm.py), since the swarm is the engine's global state.
 """
 
 from __future__ import annotations

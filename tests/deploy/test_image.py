@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("swarm")]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("deploy-images")]
 
 LOCKED_DOWN = {
     "read_only": True,

@@ -309,7 +309,11 @@ def test_the_manifests_task_says_what_it_wrote_and_refuses_a_bad_setting_in_one_
     )
     assert done.returncode == 0, done.stderr
     assert "deploy/k8s/base/deployment.yaml" in done.stdout and "created" in done.stdout
-    assert "grace period 65 s = pause 5 + drain 30 + request timeout 30" in done.stdout
+    from uaipack.settings import SERVER_DEFAULTS
+
+    drain, wait = SERVER_DEFAULTS["graceful_timeout_s"], SERVER_DEFAULTS["request_timeout_s"]
+    grace = math.ceil(5 + drain + wait)
+    assert f"grace period {grace} s = pause 5 + drain {drain:g} + request timeout {wait:g}" in done.stdout
     bad = subprocess.run(
         [*invoke, "manifests"],
         cwd=project_dir,
