@@ -136,16 +136,19 @@ def test_a_push_records_its_digest_for_the_manifests(tmp_path, monkeypatch):
         pipeline, "push_image", lambda reference, **_: Pushed(reference, digest, 1, 0, 10, 0.1)
     )
     project = Project.at(tmp_path)
-    pipeline.push_step(Settings(), "registry.example/ns/name:v1", "registry.example", project=project)
+    chosen = Settings(registry="registry.example", namespace="ns", image_name="name:v1")
+    pipeline.push_step(chosen, project=project)
     assert last_push(project) == {"reference": "registry.example/ns/name:v1", "digest": digest}
 
 
-def test_the_smoke_test_waits_as_long_as_the_model_may_take_to_load(monkeypatch):
+def test_the_smoke_test_waits_as_long_as_the_model_may_take_to_load(monkeypatch, tmp_path):
     from uaipack import pipeline
+    from uaipack.settings import Project
 
     waited = []
-    monkeypatch.setattr(
-        pipeline, "smoke_test", lambda reference, samples, body, timeout: waited.append(timeout)
+    monkeypatch.setattr(pipeline, "smoke_test", lambda reference, samples, timeout: waited.append(timeout))
+    chosen = Settings(
+        registry="registry.example", namespace="ns", image_name="name:v1", startup_timeout_s=240
     )
-    pipeline.smoke_step(Settings(startup_timeout_s=240), "image", None)
+    pipeline.smoke_step(chosen, Project.at(tmp_path, samples_dir=None))
     assert waited == [240]

@@ -210,7 +210,7 @@ def chosen_image(settings: Settings, deploy: DeploySettings, project: Project) -
     """(image, where it came from): uai.deploy.image, else the last push's digest, else the tag."""
     if deploy.image:
         return deploy.image, "uai.deploy.image"
-    reference = settings.image_reference()
+    reference = dataclasses.replace(settings, in_host=False).image_reference()
     pushed = last_push(project) or {}
     # The last push counts while it was of this image, to the registry or (--in-host) the internal one.
     if pushed.get("reference") in (reference, _internal_reference(settings)) and pushed.get("digest"):
@@ -219,7 +219,9 @@ def chosen_image(settings: Settings, deploy: DeploySettings, project: Project) -
 
 
 def _internal_reference(settings: Settings) -> str | None:
-    return settings.image_reference(in_host=True) if settings.internal_registry else None
+    return (
+        dataclasses.replace(settings, in_host=True).image_reference() if settings.internal_registry else None
+    )
 
 
 def last_push_path(project: Project) -> Path:

@@ -18,8 +18,10 @@ import docker
 import requests
 
 from uaipack import UserError, engine
+from uaipack.build import BODY_LIMIT_LABEL
 from uaipack.progress import console, say, show_table
 from uaipack.samples import Sample
+from uaipack.settings import SERVER_DEFAULTS
 
 SMOKE_LABEL = "ai.uaipack.smoke"
 CONTAINER_PORT = "8080/tcp"
@@ -43,11 +45,13 @@ class SmokeReport:
     seconds_to_ready: float
 
 
-def smoke_test(reference: str, samples: list[Sample], max_body_bytes: int, timeout_s: float) -> SmokeReport:
+def smoke_test(reference: str, samples: list[Sample], timeout_s: float) -> SmokeReport:
     """Run `reference`, check it, print the table; raise UserError (after the log) on any failure."""
     client = engine.client()
-    if not engine.image_exists(reference):
+    image = engine.find_image(reference)
+    if image is None:
         raise UserError(f"there is no image {reference}; run `invoke build` first.")
+    max_body_bytes = body_limit(image)
     name = f"uaipack-smoke-{uuid.uuid4().hex[:12]}"
     with terminate_as_interrupt(), running_container(client, reference, name) as (container, base_url):
         say(f"smoke-testing {reference} in container {name} at {base_url}")
@@ -139,6 +143,16 @@ def wait_ready(container, base_url: str, timeout_s: float) -> float:
     )
 
 
+def body_limit(image) -> int:
+    """The largest body the image accepts, as its build recorded it from its conf (the server's
+    default for an image built before uaipack recorded it)."""
+    recorded = (image.labels or {}).get(BODY_LIMIT_LABEL)
+    if recorded is None:
+        say(f"the image has no {BODY_LIMIT_LABEL} label: assuming the server's default body limit")
+        return int(SERVER_DEFAULTS["max_body_bytes"])
+    return int(recorded)
+
+
 def check_sample(base_url: str, sample: Sample) -> Check:
     started = time.monotonic()
     try:
@@ -154,7 +168,10 @@ def check_sample(base_url: str, sample: Sample) -> Check:
 
 def check_initialized(base_url: str) -> Check:
     started = time.monotonic()
-    response = requests.get(f"{base_url}/initialized", timeout=10)
+    try:
+        response = requests.get(f"{base_url}/initialized", timeout=10)
+    except requests.RequestException as exc:
+        return Check("/initialized says YES", "-", _ms(started), f"no answer ({exc.__class__.__name__})")
     answer = response.text.strip()
     problem = None if response.status_code == 200 and answer == "YES" else f"answered {answer[:40]!r}"
     return Check("/initialized says YES", str(response.status_code), _ms(started), problem)

@@ -33,11 +33,12 @@ class Stack:
         self.canary_service = swarm.service_name(self.name, "canary")
         self.client = swarm.client()
 
-    def login(self, password_stdin: bool = False, username: str | None = None, stdin: IO[str] = sys.stdin):
-        """The CLI's environment, logged in to the image's registry when a password was given."""
-        password = read_password(password_stdin, stdin)
+    def login(self, stdin: IO[str] = sys.stdin):
+        """The CLI's environment, logged in to the image's registry when a password was given
+        (--password-stdin, else UHUB_PASSWORD); else the credentials Docker stores."""
+        password = read_password(self.settings.password_stdin, stdin)
         registry = self.deployment.image.split("/", 1)[0]
-        user = username or self.settings.username or os.environ.get(USERNAME_ENV)
+        user = self.settings.username or os.environ.get(USERNAME_ENV)
         return swarm.registry_login(registry, user, password)
 
     def timeout_s(self, tasks_one_by_one: int = 1) -> float:
