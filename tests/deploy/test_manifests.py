@@ -76,7 +76,7 @@ def test_strict_validation_would_refuse_a_misspelt_field(rendered):
 
 def server_routes() -> set[str]:
     """The paths the server's URL conf answers (httpserver.urls), as /paths."""
-    from uaipack.settings import SERVER_DIR
+    from uaipack import SERVER_DIR
 
     sys.path.insert(0, str(SERVER_DIR))
     try:
@@ -88,7 +88,7 @@ def server_routes() -> set[str]:
 
 def server_port(monkeypatch) -> int:
     """The port gunicorn.conf.py binds when nothing overrides it."""
-    from uaipack.settings import SERVER_DIR
+    from uaipack import SERVER_DIR
 
     for name in ("PORT", "BIND_HOST", "UAI_SERVICE_CONFIG"):
         monkeypatch.delenv(name, raising=False)

@@ -86,7 +86,7 @@ def test_the_old_name_smoke_timeout_s_still_sets_the_startup_time():
     ("setting", "says"),
     [
         ({"push_attempts": 0}, "uai.push_attempts is 0; it must be at least 1"),
-        ({"startup_timeout_s": "0"}, "uai.startup_timeout_s is 0; give the server more than 0 s"),
+        ({"startup_timeout_s": "0"}, "uai.startup_timeout_s is 0; give the model more than 0 s"),
         ({"push_attempts": "three"}, "uai.push_attempts is 'three'; use a number"),
     ],
 )

@@ -76,7 +76,7 @@ class Settings:
             )
         if self.startup_timeout_s <= 0:
             raise UserError(
-                f"uai.startup_timeout_s is {self.startup_timeout_s:g}; give the server more than 0 s to start."
+                f"uai.startup_timeout_s is {self.startup_timeout_s:g}; give the model more than 0 s to load."
             )
 
     def registry_host(self) -> str:
