@@ -1,6 +1,6 @@
 """`invoke build`: render uaiservice.Dockerfile, stage a minimal context, build with the docker SDK.
 
-The context holds only what the image needs (server, model files, code, conf, wheels),
+The context holds only what the image needs (server, model files, code, conf, samples, wheels),
 split so that the Dockerfile's layers change as rarely as possible. Builds run with no
 network unless asked; every chunk of the build stream is checked for errors.
 """
@@ -115,6 +115,7 @@ def stage_context(settings: Settings, project: Project, conf: dict[str, Any], ne
     )
     stage_code(project, conf, context)
     shutil.copyfile(project.conf_path, context / "conf.json")
+    stage_samples(project, context)
     make_readable(context)
     dockerfile = render_dockerfile(
         project,
@@ -154,6 +155,14 @@ def stage_code(project: Project, conf: dict[str, Any], context: Path) -> None:
         shutil.copytree(
             model_dir, context / "model" / model_dir.relative_to(project.code_dir), ignore=_NEVER_STAGED
         )
+
+
+def stage_samples(project: Project, context: Path) -> None:
+    """samples/ for the image's console page and OpenAPI examples (empty when there are none)."""
+    if project.samples_dir is not None and project.samples_dir.is_dir():
+        shutil.copytree(project.samples_dir, context / "samples", ignore=_NEVER_STAGED)
+    else:
+        (context / "samples").mkdir()
 
 
 def _ignoring(excluded: Path):

@@ -63,6 +63,9 @@ class ServerSettings:
     graceful_timeout_s: float = knob(
         30.0, minimum=0, help="on SIGTERM, how long to finish accepted requests before exiting"
     )
+    console: bool = knob(
+        True, help="serve the console page at / (try the model in a browser); off: its routes answer 404"
+    )
 
     def __post_init__(self) -> None:
         for spec in knob_specs():
