@@ -14,7 +14,21 @@ from uaipack.registry import LocalRegistry
 pytestmark = pytest.mark.docker
 
 
-def tiny_image(client, reference: str) -> None:
+@pytest.fixture
+def tiny_image(docker_client):
+    """tiny_image(reference): import a one-file image (no base needed); removed at teardown."""
+    made: list[str] = []
+
+    def make(reference: str) -> None:
+        import_tiny_image(docker_client, reference)
+        made.append(reference)
+
+    yield make
+    for reference in made:
+        docker_client.images.remove(reference, force=True)
+
+
+def import_tiny_image(client, reference: str) -> None:
     """Import a one-file image (no base needed) under `reference`."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -65,9 +79,9 @@ def registry():
         yield started
 
 
-def test_a_push_with_the_wrong_password_fails_and_nothing_lands(docker_client, registry):
+def test_a_push_with_the_wrong_password_fails_and_nothing_lands(docker_client, registry, tiny_image):
     reference = f"{registry.address}/infra/wrong:v1"
-    tiny_image(docker_client, reference)
+    tiny_image(reference)
     with pytest.raises(docker.errors.APIError):
         docker_client.login("pusher", "not the password", registry=registry.address, reauth=True)
     chunks = push_chunks(docker_client, reference, "not the password")
@@ -75,9 +89,9 @@ def test_a_push_with_the_wrong_password_fails_and_nothing_lands(docker_client, r
     assert not registry.has_manifest("infra/wrong", "v1")
 
 
-def test_a_push_with_the_right_password_lands_in_the_registry(docker_client, registry):
+def test_a_push_with_the_right_password_lands_in_the_registry(docker_client, registry, tiny_image):
     reference = f"{registry.address}/infra/right:v1"
-    tiny_image(docker_client, reference)
+    tiny_image(reference)
     chunks = push_chunks(docker_client, reference, "correct horse battery")
     assert not [chunk for chunk in chunks if "error" in chunk]
     digest = next(chunk["aux"]["Digest"] for chunk in chunks if "Digest" in chunk.get("aux", {}))
