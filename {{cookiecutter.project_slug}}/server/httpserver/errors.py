@@ -48,6 +48,43 @@ class PayloadTooLarge(ServiceError):
         super().__init__(f"the request body is over the limit of {limit} bytes (server.max_body_bytes)")
 
 
+class ClientTooSlow(ServiceError):
+    """408: the client was too slow to send its request (the connection is then closed)."""
+
+    status, code = 408, "request_timeout"
+
+
+class HeaderTimeout(ClientTooSlow):
+    def __init__(self, seconds: float):
+        super().__init__(f"the request head did not arrive within {seconds:g} s (server.header_timeout_s)")
+
+
+class BodyTimeout(ClientTooSlow):
+    def __init__(self, seconds: float):
+        super().__init__(f"the request body stalled for {seconds:g} s (server.body_timeout_s)")
+
+
+class UriTooLong(ServiceError):
+    status, code = 414, "uri_too_long"
+
+    def __init__(self, limit: int):
+        super().__init__(f"the request target is over the limit of {limit} bytes (server.max_header_bytes)")
+
+
+class HeaderFieldsTooLarge(ServiceError):
+    status, code = 431, "headers_too_large"
+
+    def __init__(self, limit: int):
+        super().__init__(f"the request headers are over the limit of {limit} bytes (server.max_header_bytes)")
+
+
+class TooManyHeaders(ServiceError):
+    status, code = 431, "too_many_headers"
+
+    def __init__(self, limit: int):
+        super().__init__(f"the request has more than {limit} header fields (server.max_headers)")
+
+
 class Unavailable(ServiceError):
     """Try again later: the client is told when in `Retry-After`."""
 
@@ -56,6 +93,13 @@ class Unavailable(ServiceError):
 
 class ServerBusy(Unavailable):
     code, message = "busy", "Server is busy: the request queue is full, retry shortly"
+
+
+class TooManyConnections(Unavailable):
+    code = "busy"
+
+    def __init__(self, limit: int):
+        super().__init__(f"Server is busy: {limit} connections are open (server.max_connections); retry")
 
 
 class NotReady(Unavailable):

@@ -16,6 +16,15 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 KNOWN_PATHS = frozenset({"/service", "/initialized", "/healthz", "/readyz", "/metrics"})
 
+#: What the HTTP protocol layer (`httpserver.protocol`) met, per process: `refused_<reason>`
+#: and `upgrades_ignored`. Module-level, as the protocol serves the process, not a runtime.
+http_events: dict[str, int] = {}
+
+
+def observe_http_event(event: str) -> None:
+    """Count one refusal or ignored upgrade (rare events: no lock needed on the event loop)."""
+    http_events[event] = http_events.get(event, 0) + 1
+
 
 class Histogram:
     """A cumulative-bucket histogram; `observe` is O(log buckets)."""
@@ -97,6 +106,18 @@ class Metrics:
             "# HELP uai_model_ready 1 once the model is loaded, 0 while loading or after a failure.",
             "# TYPE uai_model_ready gauge",
             f'uai_model_ready{{{pid},status="{status}"}} {int(status == "ready")}',
+        ]
+        lines += [
+            "# HELP uai_http_refused_total Requests and connections the HTTP layer refused, by reason.",
+            "# TYPE uai_http_refused_total counter",
+        ]
+        for event, count in sorted(http_events.items()):
+            if event.startswith("refused_"):
+                lines.append(f'uai_http_refused_total{{{pid},reason="{event[8:]}"}} {count}')
+        lines += [
+            "# HELP uai_http_upgrades_ignored_total Requests asking for an Upgrade, served as HTTP/1.1.",
+            "# TYPE uai_http_upgrades_ignored_total counter",
+            f"uai_http_upgrades_ignored_total{{{pid}}} {http_events.get('upgrades_ignored', 0)}",
         ]
         if load_seconds is not None:
             lines += [

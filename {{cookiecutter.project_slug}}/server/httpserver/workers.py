@@ -13,17 +13,28 @@ through its ASGI handler whatever module the command line names.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import resource
 import signal
 
+from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
+
+from httpserver.config import ServerSettings, load_settings
+from httpserver.protocol import GuardedHttpProtocol
+
+#: File descriptors kept free of connections: the model's files, logs, the listening socket,
+#: and the connections being answered 503 while they are over the limit.
+FD_RESERVE = 64
 
 
 class ServiceWorker(UvicornWorker):
     CONFIG_KWARGS = {
         "loop": "uvloop",
-        "http": "httptools",
+        "http": GuardedHttpProtocol,  # httptools, with the limits of httpserver.protocol
+        "ws": "none",  # never upgraded: Upgrade requests are served as plain HTTP
         "interface": "asgi3",
         "lifespan": "off",  # Django has no lifespan; the runtime boots on import
         "access_log": False,  # the server writes its own line, with the batch size
@@ -34,6 +45,8 @@ class ServiceWorker(UvicornWorker):
         super().__init__(*args, **kwargs)
         # In-flight requests get the grace period, then the worker stops (SIGTERM).
         self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+        self.settings = load_settings()
+        self.config.timeout_keep_alive = self.settings.keepalive_timeout_s
 
     def init_signals(self) -> None:
         """uvicorn handles SIGTERM/SIGINT while it serves, then raises the signal again once it
@@ -49,6 +62,7 @@ class ServiceWorker(UvicornWorker):
         # between was never reloaded. Note the extra files (code/*.py, see invoke serve) now.
         watched = self.cfg.reload_extra_files if self.cfg.reload else []
         self._watched = {path: _mtime(path) for path in watched}
+        self.config.http = guarded_protocol(self.settings, self.log)
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -69,7 +83,7 @@ class ServiceWorker(UvicornWorker):
         finally:
             watcher.cancel()
         if not server.started:
-            raise SystemExit(3)  # gunicorn's WORKER_BOOT_ERROR
+            raise SystemExit(Arbiter.WORKER_BOOT_ERROR)
 
     async def _watch_alive(self, server: Server) -> None:
         while self.alive:
@@ -80,6 +94,31 @@ class ServiceWorker(UvicornWorker):
                     self.alive = False
                     break
         server.should_exit = True
+
+
+def guarded_protocol(settings: ServerSettings, log) -> type[GuardedHttpProtocol]:
+    """The protocol class with this worker's limits, its connection limit kept below the
+    file-descriptor limit (raised to the hard limit first) so that a connection over the
+    limit can still be accepted and answered 503."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass  # keep the soft limit we were given
+    room = soft if soft != resource.RLIM_INFINITY else 2**20
+    # Connections over the limit are answered before they close: leave room for as many again.
+    most = max(1, (room - FD_RESERVE) // 2)
+    if settings.max_connections > most:
+        log.warning(
+            "server.max_connections = %d lowered to %d: the process may open %d files",
+            settings.max_connections,
+            most,
+            soft,
+        )
+        settings = dataclasses.replace(settings, max_connections=most)
+    return type("GuardedHttpProtocol", (GuardedHttpProtocol,), {"settings": settings})
 
 
 def _exit_cleanly(signum, frame) -> None:
