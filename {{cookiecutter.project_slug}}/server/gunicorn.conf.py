@@ -29,11 +29,9 @@ workers = _settings.workers
 graceful_timeout = max(1, round(_settings.graceful_timeout_s))
 # The heartbeat comes from the worker's event loop, which a long execute does not block.
 timeout = max(30, int(_settings.request_timeout_s) + 10)
-keepalive = 5
 # Each worker loads its own model after the fork; a preloaded one would lose its threads.
 preload_app = False
 accesslog = None  # the server writes its own access line (with the batch size)
-logger_class = "httpserver.gunicorn_logging.ServerLogger"
 errorlog = "-"
 loglevel = os.environ.get("UAI_LOG_LEVEL", "info").lower()
 proc_name = "uai-inference"

@@ -7,7 +7,9 @@ more per request than a whole Django request costs here (a bare WSGI echo app: 4
 requests/s under gthread, 34,700 under uvicorn).
 
 UAI's start command names `httpserver.wsgi`; this worker serves the same Django project
-through its ASGI handler whatever module the command line names.
+through its ASGI handler whatever module the command line names. Every connection is served
+by `httpserver.protocol.GuardedHttpProtocol` (the limits against hostile and slow clients),
+with this worker's knobs.
 """
 
 from __future__ import annotations
