@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEMPLATE := {{cookiecutter.project_slug}}
 REQUIREMENTS := requirements/host.txt requirements/dev.txt $(TEMPLATE)/requirements-tools.txt $(TEMPLATE)/server/requirements.txt
-PYTEST_ARGS ?=
+# Parallel: container builds wait on the engine, so 3 workers beat 2 on 2 cores; tests that
+# share a session fixture stay together (tests/conftest.py sets their xdist groups).
+PYTEST_ARGS ?= -n 3 --dist loadgroup
 
 .PHONY: demo test lint engine bench clean
 

@@ -32,3 +32,19 @@ def base_image(docker_client) -> str:
     from uaipack.baseimage import ensure_base_image
 
     return ensure_base_image()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Keep tests that share an expensive per-process fixture on one xdist worker.
+
+    `make test` runs pytest-xdist with `--dist loadgroup`: the end-to-end tests share one
+    bake, registry and pushed image (group "e2e"), and each framework's tests share that
+    framework's baked project and image (group "fw-<name>"). Ungrouped tests spread freely.
+    """
+    for item in items:
+        path = str(item.fspath)
+        params = getattr(item, "callspec", None)
+        if "/tests/e2e/" in path:
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+        elif params is not None and "baked" in params.params and "/tests/frameworks/" in path:
+            item.add_marker(pytest.mark.xdist_group(f"fw-{params.params['baked']}"))
