@@ -205,8 +205,8 @@ class Server:
         connection.request("GET", "/metrics")
         text = connection.getresponse().read().decode()
         connection.close()
-        total = float(re.search(r"^uai_batch_size_sum\{[^}]*\} (\S+)", text, re.M).group(1))
-        count = float(re.search(r"^uai_batch_size_count\{[^}]*\} (\S+)", text, re.M).group(1))
+        total = float(re.search(r"^uai_batch_size_sum(?:\{[^}]*\})? (\S+)", text, re.M).group(1))
+        count = float(re.search(r"^uai_batch_size_count(?:\{[^}]*\})? (\S+)", text, re.M).group(1))
         return total, count
 
     def stop(self) -> None:

@@ -22,7 +22,7 @@ import requests
 from server.conftest import Gunicorn
 from server.support import write_project
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("protocol")]  # one server pair per run
 
 ECHO_MODULE = """
 from uai.arch.base_model import AiUcloudModel

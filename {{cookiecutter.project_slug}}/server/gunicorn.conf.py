@@ -15,6 +15,7 @@ from pathlib import Path
 SERVER_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(SERVER_ROOT))
 
+from httpserver import multiprocess  # noqa: E402
 from httpserver.config import ConfError, load_settings  # noqa: E402
 
 try:
@@ -22,6 +23,11 @@ try:
 except ConfError as error:  # one line, no traceback; the master exits non-zero
     print(f"model load failed: {error}", file=sys.stderr, flush=True)
     raise SystemExit(4) from None
+
+# The workers' shared metrics directory, named before a worker imports prometheus-client.
+multiprocess.prepare()
+child_exit = multiprocess.child_exit
+on_exit = multiprocess.on_exit
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 worker_class = "httpserver.workers.ServiceWorker"

@@ -24,6 +24,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
+from httpserver import metrics
 from httpserver.config import ServerSettings, load_settings
 from httpserver.protocol import GuardedHttpProtocol
 
@@ -76,6 +77,7 @@ class ServiceWorker(UvicornWorker):
         """Serve, and stop like the other workers when gunicorn clears `alive` (`--reload`)."""
         self.config.app = self.wsgi
         server = Server(config=self.config)
+        metrics.open_connections = lambda: len(server.server_state.connections)
         self._install_sigquit_handler()
         watcher = asyncio.create_task(self._watch_alive(server))
         try:
