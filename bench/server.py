@@ -130,7 +130,7 @@ def inprocess_items_per_second(model: str, per_call: int, seconds: float) -> flo
 class Server:
     """A gunicorn process on 127.0.0.1, stopped on exit; its log goes to a temporary file."""
 
-    def __init__(self, kind: str, model: str, workdir: Path, **knobs: str):
+    def __init__(self, kind: str, model: str, workdir: Path, server_root: Path = SERVER_ROOT, **knobs: str):
         self.kind, self.port = kind, free_port()
         gunicorn = Path(sys.executable).with_name("gunicorn")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # BENCH_FIXED_MATMULS is set by run_all
@@ -176,7 +176,7 @@ class Server:
                 **{f"UAI_{key.upper()}": value for key, value in knobs.items()},
             )
             command = [str(gunicorn), "-c", "gunicorn.conf.py", "httpserver.wsgi"]
-            cwd = SERVER_ROOT
+            cwd = server_root
         self.log_path = workdir / f"{kind}-{model}-{self.port}.log"
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
