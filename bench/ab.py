@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import server as bench_server
+from bench.markers import report
 
 START, END = "<!-- bench:ab:start -->", "<!-- bench:ab:end -->"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -82,16 +83,6 @@ def markdown(sides: list[Side], args) -> str:
     return "\n".join(lines)
 
 
-def write_benchmarks(text: str) -> None:
-    """Replace the text between the `bench:ab` markers of BENCHMARKS.md; nothing else."""
-    path = bench_server.BENCHMARKS_MD
-    content = path.read_text()
-    if START not in content or END not in content:
-        raise SystemExit(f"{path} has no {START} ... {END} markers")
-    head, rest = content.split(START, 1)
-    path.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -123,10 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 for side in sides if round_number % 2 == 0 else sides[::-1]:
                     measure(side, model, workdir, files, args)
     text = markdown(sides, args)
-    print(f"\n{text}")
-    if args.write:
-        write_benchmarks(text)
-        print(f"\nwrote the table into {bench_server.BENCHMARKS_MD}")
+    report(text, bench_server.BENCHMARKS_MD, START, END, args.write)
     return 0
 
 

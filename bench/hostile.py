@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import server as bench_server
+from bench.markers import report
 
 START, END = "<!-- bench:hostile:start -->", "<!-- bench:hostile:end -->"
 RELIABILITY_MD = bench_server.REPO / "RELIABILITY.md"
@@ -328,14 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             print(name, flush=True)
             columns[name] = attack_all(root, Path(tmp))
     text = markdown(columns)
-    print(f"\n{text}")
-    if args.write:
-        content = RELIABILITY_MD.read_text()
-        if START not in content or END not in content:
-            raise SystemExit(f"{RELIABILITY_MD} has no {START} ... {END} markers")
-        head, rest = content.split(START, 1)
-        RELIABILITY_MD.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}")
-        print(f"\nwrote the table into {RELIABILITY_MD}")
+    report(text, RELIABILITY_MD, START, END, args.write)
     return 0
 
 

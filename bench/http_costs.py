@@ -41,6 +41,8 @@ from uvicorn.config import Config  # noqa: E402
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: E402
 from uvicorn.server import ServerState  # noqa: E402
 
+from bench.markers import report  # noqa: E402
+
 START, END = "<!-- bench:http-costs:start -->", "<!-- bench:http-costs:end -->"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 REQUEST = (
@@ -160,14 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
     args = parser.parse_args(argv)
     text = markdown(compare_protocols(args.rounds), compare_metrics(), args.rounds)
-    print(text)
-    if args.write:
-        content = BENCHMARKS_MD.read_text()
-        if START not in content or END not in content:
-            raise SystemExit(f"{BENCHMARKS_MD} has no {START} ... {END} markers")
-        head, rest = content.split(START, 1)
-        BENCHMARKS_MD.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}")
-        print(f"\nwrote the table into {BENCHMARKS_MD}")
+    report(text, BENCHMARKS_MD, START, END, args.write)
     return 0
 
 

@@ -41,6 +41,8 @@ sys.path[:0] = [str(SERVER_ROOT.parent), str(SERVER_ROOT), str(MODELS)]
 
 from uaipack.registry import free_port  # noqa: E402
 
+from bench.markers import write_between  # noqa: E402
+
 START, END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
 CONCURRENCIES = (1, 8, 32)
 MODEL_CLASSES = {"echo": "EchoModel", "matmul": "MatmulModel"}
@@ -491,12 +493,7 @@ def markdown(results: Results) -> str:
 
 def write_benchmarks(results: Results) -> None:
     """Replace the text between the markers of BENCHMARKS.md's Server section; nothing else."""
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else ""
-    if START not in text or END not in text:
-        raise SystemExit(f"{BENCHMARKS_MD} has no {START} ... {END} markers in its '## Server' section")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    BENCHMARKS_MD.write_text(f"{head}{START}\n{markdown(results)}\n{END}{tail}")
+    write_between(BENCHMARKS_MD, START, END, markdown(results))
 
 
 def main(argv: list[str] | None = None) -> int:

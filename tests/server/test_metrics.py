@@ -117,3 +117,30 @@ def test_prepare_makes_a_fresh_directory_or_empties_the_one_given(tmp_path, monk
     assert sorted(path.name for path in given.iterdir()) == ["keep.txt"]
     multiprocess.on_exit(None)
     assert given.exists()  # an operator's directory stays
+
+
+def test_counts_published_in_bulk_render_as_the_clients_own_observations_would():
+    """`BulkHistogram.add` relies on the client's internals (pinned): the same observations,
+    one by one into a plain client histogram, must give the same samples."""
+    from prometheus_client import CollectorRegistry, Histogram
+
+    observed = [0.0004, 0.003, 0.003, 0.2, 7.0, 99.0]
+    ours = metrics.Metrics()
+    for seconds in observed:
+        ours.observe_request("/service", 200, seconds)
+    registry = CollectorRegistry()
+    plain = Histogram("uai_request_duration_seconds", "x", buckets=metrics.LATENCY_BUCKETS, registry=registry)
+    for seconds in observed:
+        plain.observe(seconds)
+    expected = [
+        (sample.name, sample.labels, sample.value)
+        for family in registry.collect()
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    ]
+    families = {family.name: family.samples for family in text_string_to_metric_families(ours.render())}
+    got = [(sample.name, sample.labels, sample.value) for sample in families["uai_request_duration_seconds"]]
+    assert got == expected
+    ours.observe_request("/service", 200, 0.003)  # counted after a publish: published next time
+    families = {family.name: family.samples for family in text_string_to_metric_families(ours.render())}
+    assert value(families["uai_requests"], path="/service", status="200") == len(observed) + 1

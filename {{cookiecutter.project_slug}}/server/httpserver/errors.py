@@ -48,41 +48,39 @@ class PayloadTooLarge(ServiceError):
         super().__init__(f"the request body is over the limit of {limit} bytes (server.max_body_bytes)")
 
 
-class ClientTooSlow(ServiceError):
+class OverLimit(ServiceError):
+    """A request past one of the server's limits; `template` says which, with `{limit}`."""
+
+    template = "the request is over the limit of {limit}"
+
+    def __init__(self, limit: float):
+        super().__init__(self.template.format(limit=limit))
+
+
+class HeaderTimeout(OverLimit):
     """408: the client was too slow to send its request (the connection is then closed)."""
 
     status, code = 408, "request_timeout"
+    template = "the request head did not arrive within {limit:g} s (server.header_timeout_s)"
 
 
-class HeaderTimeout(ClientTooSlow):
-    def __init__(self, seconds: float):
-        super().__init__(f"the request head did not arrive within {seconds:g} s (server.header_timeout_s)")
+class BodyTimeout(HeaderTimeout):
+    template = "the request body stalled for {limit:g} s (server.body_timeout_s)"
 
 
-class BodyTimeout(ClientTooSlow):
-    def __init__(self, seconds: float):
-        super().__init__(f"the request body stalled for {seconds:g} s (server.body_timeout_s)")
-
-
-class UriTooLong(ServiceError):
+class UriTooLong(OverLimit):
     status, code = 414, "uri_too_long"
-
-    def __init__(self, limit: int):
-        super().__init__(f"the request target is over the limit of {limit} bytes (server.max_header_bytes)")
+    template = "the request target is over the limit of {limit} bytes (server.max_header_bytes)"
 
 
-class HeaderFieldsTooLarge(ServiceError):
+class HeaderFieldsTooLarge(OverLimit):
     status, code = 431, "headers_too_large"
-
-    def __init__(self, limit: int):
-        super().__init__(f"the request headers are over the limit of {limit} bytes (server.max_header_bytes)")
+    template = "the request headers are over the limit of {limit} bytes (server.max_header_bytes)"
 
 
-class TooManyHeaders(ServiceError):
+class TooManyHeaders(OverLimit):
     status, code = 431, "too_many_headers"
-
-    def __init__(self, limit: int):
-        super().__init__(f"the request has more than {limit} header fields (server.max_headers)")
+    template = "the request has more than {limit} header fields (server.max_headers)"
 
 
 class Unavailable(ServiceError):

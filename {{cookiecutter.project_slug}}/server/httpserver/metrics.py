@@ -104,6 +104,10 @@ class ClientMetrics:
 
     def __init__(self, registry: CollectorRegistry | None):
         kind = {"registry": registry}
+        self._make_counts(kind)
+        self._make_gauges(kind)
+
+    def _make_counts(self, kind: dict) -> None:
         self.requests = Counter(
             "uai_requests", "HTTP requests answered, by path and status.", ["path", "status"], **kind
         )
@@ -125,6 +129,8 @@ class ClientMetrics:
         self.upgrades_ignored = Counter(
             "uai_http_upgrades_ignored", "Requests asking for an Upgrade, served as HTTP/1.1.", **kind
         )
+
+    def _make_gauges(self, kind: dict) -> None:
         self.queue_depth = Gauge(
             "uai_queue_depth", "Requests waiting for the batching loops.", multiprocess_mode="livesum", **kind
         )

@@ -316,7 +316,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         reason = reason or error.code
         metrics.observe_http_event(f"refused_{reason}")
         peer = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-        refusal_log.hit(reason, f"refused a request from {peer} with {error.status}: {error.message}")
+        refusal_log.hit(reason, f"answered {peer} {error.status} and closed the connection: {error.message}")
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True  # the view sees the client gone; its answer is dropped
