@@ -7,6 +7,8 @@ them all with the client's `MultiProcessCollector`: counters and histograms are 
 every worker that ever ran (an exited worker's counts stay), the queue depth and the open
 connections are summed over the live workers, readiness and load time are given per live
 worker (`pid` label), and so are the standard process metrics (memory, CPU, file descriptors).
+`python_info` and `uaipack_build_info` say what runs. The client's garbage-collector metrics are
+left out: they describe the process that answers the scrape only, a different one each time.
 Without that variable (tests, a WSGI server of your own) the same metrics describe this process.
 
 Counting stays in plain Python on the request path (a dict update and a bucket increment under a

@@ -22,7 +22,8 @@ What uvicorn's protocol lacks, and this subclass adds (each a knob of `ServerSet
 Malformed requests, refusals and ignored upgrades are counted in /metrics; a refusal logs one
 line, at most one per kind every `LOG_INTERVAL_S` (with the count of those it did not log).
 On the common path (a whole request in one read) the added work is a few attribute updates
-per request and per header; no timer is armed unless a head or body spans several reads.
+per request (measured: about 1 to 2 us, `bench/http_costs.py`); no timer is armed unless a
+head or a body spans several reads.
 """
 
 from __future__ import annotations
