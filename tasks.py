@@ -1,4 +1,4 @@
-"""Tasks for working on the template itself: bake, base-image, registry, bench, demo.
+"""Tasks for working on the template itself: bake, base-image, registry, bench, demo, link.
 
 The logic lives in the generated project's `uaipack` package (imported from the template
 folder), so the template and every baked project share one implementation.
@@ -74,6 +74,27 @@ def registry(c, username="uaipack"):
                 time.sleep(1)
         except KeyboardInterrupt:
             print("stopping the registry")
+
+
+@task(
+    help={
+        "project": "the folder of a project baked before bakes recorded their template commit",
+        "upgrade": "then upgrade it to this checkout's newest commit (as `invoke upgrade` does)",
+    }
+)
+@user_errors
+def link(c, project, upgrade=False):
+    """Record which commit of this template an older project was baked from, so it can upgrade."""
+    from uaipack import upgrade as upgrades
+
+    folder = Path(project).expanduser().resolve()
+    origin, matches = upgrades.link(folder, ROOT)
+    print(
+        f"linked {folder} to {origin.location} at {origin.commit[:12]} "
+        f"({len(matches)} commit(s) hold its runtime; oldest taken) in {upgrades.STATE_FILE}: commit it"
+    )
+    if upgrade:
+        upgrades.report(upgrades.upgrade(folder))
 
 
 @task(help={"output_dir": "where the demo project is baked (replaced each run)"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import os
 import platform
@@ -20,6 +21,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "{{cookiecutter.project_slug}}"
@@ -41,14 +43,10 @@ def bake(output: Path, base_image: str, registry: str) -> Path:
 
 
 def measure() -> dict[str, str]:
-    from invoke import Config
-    from uaipack import engine, wheels
+    """Every figure of the section, from one bake against a fresh registry; removes what it made."""
+    from uaipack import engine
     from uaipack.baseimage import ensure_base_image
-    from uaipack.build import image_requirements
-    from uaipack.conf import write_conf
-    from uaipack.pipeline import build_step, push_step, smoke_step
     from uaipack.registry import LocalRegistry
-    from uaipack.settings import Project, Settings
 
     password = uuid.uuid4().hex
     base_image = ensure_base_image()
@@ -58,51 +56,98 @@ def measure() -> dict[str, str]:
         LocalRegistry("bench", password) as registry,
     ):
         os.environ["XDG_CACHE_HOME"] = str(Path(work) / "cache")  # a cold wheelhouse, measured once
-        project_dir = bake(Path(work), base_image, registry.address)
-        config = Config(project_location=str(project_dir))
-        config.load_project()
-        settings = Settings.from_config(config.get("uai"))
-        project = Project.at(project_dir)
-        reference = settings.image_reference()
-        write_conf(settings, project)
-        started = time.monotonic()
-        wheels.wheelhouse(image_requirements(settings, project), wheels.base_image_target(base_image))
-        figures["wheelhouse (host pip download, first time)"] = f"{time.monotonic() - started:.1f} s"
+        os.environ["UHUB_PASSWORD"] = password
+        bench = BakedBench.make(Path(work), base_image, registry.address)
         try:
-            cold = build_step(settings, project, reference, no_cache=True)
-            figures["cold build (no layer cache, wheelhouse ready)"] = f"{cold.seconds:.1f} s"
-            figures["image size minus base image"] = f"{(cold.size - cold.base_size) / 1e6:.1f} MB"
-            report = smoke_step(settings, reference, project.samples_dir)
-            figures["`docker run` to ready (stub model, load ~0 s)"] = f"{report.seconds_to_ready:.2f} s"
-            os.environ["UHUB_PASSWORD"] = password
-            first = push_step(settings, reference, registry.address, username="bench")
-            figures["first push"] = f"{first.bytes_pushed / 1e6:.1f} MB in {first.layers_pushed} layers"
-
-            stub = project.code_dir / "mnist_inference.py"
-            stub.write_text(stub.read_text() + "\n# one changed line\n")
-            code_only = build_step(settings, project, reference)
-            share = 100 * code_only.seconds / cold.seconds
-            figures["rebuild after one line of code/"] = (
-                f"{code_only.seconds:.1f} s ({share:.0f}% of cold; "
-                f"{code_only.cached_steps}/{code_only.steps} steps cached)"
-            )
-            pushed = push_step(settings, reference, registry.address, username="bench")
-            figures["push after a code-only change"] = (
-                f"{pushed.bytes_pushed / 1e3:.1f} kB in {pushed.layers_pushed} layer(s); "
-                f"{pushed.layers_skipped} already there"
-            )
-
-            (project.code_dir / "checkpoint_dir" / "weights.bin").write_bytes(os.urandom(1_000_000))
-            model_change = build_step(settings, project, reference)
-            figures["rebuild after a model file change (1 MB)"] = (
-                f"{model_change.seconds:.1f} s "
-                f"({model_change.cached_steps}/{model_change.steps} steps cached; "
-                "packages not reinstalled)"
-            )
+            figures.update(bench.wheelhouse())
+            cold_seconds = bench.cold_build(figures)
+            figures.update(bench.code_change(cold_seconds))
+            figures.update(bench.model_change())
         finally:
             with contextlib.suppress(Exception):
-                engine.client().images.remove(reference, force=True, noprune=True)
+                engine.client().images.remove(bench.reference, force=True, noprune=True)
     return figures
+
+
+@dataclasses.dataclass
+class BakedBench:
+    """A baked default project and what its steps need, measured one change at a time."""
+
+    settings: Any
+    project: Any
+    reference: str
+
+    @classmethod
+    def make(cls, work: Path, base_image: str, registry: str) -> BakedBench:
+        from invoke import Config
+        from uaipack.conf import write_conf
+        from uaipack.settings import Project, Settings
+
+        project_dir = bake(work, base_image, registry)
+        config = Config(project_location=str(project_dir))
+        config.load_project()
+        settings = Settings.from_config(config.get("uai"), username="bench")
+        project = Project.at(project_dir)
+        write_conf(settings, project)
+        return cls(settings, project, settings.image_reference())
+
+    def build(self, no_cache: bool = False):
+        from uaipack.pipeline import build_step
+
+        return build_step(dataclasses.replace(self.settings, no_cache=no_cache), self.project)
+
+    def push(self):
+        from uaipack.pipeline import push_step
+
+        return push_step(self.settings)
+
+    def wheelhouse(self) -> dict[str, str]:
+        from uaipack import wheels
+        from uaipack.build import image_requirements
+
+        started = time.monotonic()
+        target = wheels.base_image_target(self.settings.base_image)
+        wheels.wheelhouse(image_requirements(self.settings, self.project), target)
+        return {"wheelhouse (host pip download, first time)": f"{time.monotonic() - started:.1f} s"}
+
+    def cold_build(self, figures: dict[str, str]) -> float:
+        """Cold build, size, start-up and first push into `figures`; returns the cold build's seconds."""
+        from uaipack.pipeline import smoke_step
+
+        cold = self.build(no_cache=True)
+        figures["cold build (no layer cache, wheelhouse ready)"] = f"{cold.seconds:.1f} s"
+        figures["image size minus base image"] = f"{(cold.size - cold.base_size) / 1e6:.1f} MB"
+        report = smoke_step(self.settings, self.project)
+        figures["`docker run` to ready (stub model, load ~0 s)"] = f"{report.seconds_to_ready:.2f} s"
+        first = self.push()
+        figures["first push"] = f"{first.bytes_pushed / 1e6:.1f} MB in {first.layers_pushed} layers"
+        return cold.seconds
+
+    def code_change(self, cold_seconds: float) -> dict[str, str]:
+        stub = self.project.code_dir / "mnist_inference.py"
+        stub.write_text(stub.read_text() + "\n# one changed line\n")
+        code_only = self.build()
+        pushed = self.push()
+        return {
+            "rebuild after one line of code/": (
+                f"{code_only.seconds:.1f} s ({100 * code_only.seconds / cold_seconds:.0f}% of cold; "
+                f"{code_only.cached_steps}/{code_only.steps} steps cached)"
+            ),
+            "push after a code-only change": (
+                f"{pushed.bytes_pushed / 1e3:.1f} kB in {pushed.layers_pushed} layer(s); "
+                f"{pushed.layers_skipped} already there"
+            ),
+        }
+
+    def model_change(self) -> dict[str, str]:
+        (self.project.code_dir / "checkpoint_dir" / "weights.bin").write_bytes(os.urandom(1_000_000))
+        model_change = self.build()
+        return {
+            "rebuild after a model file change (1 MB)": (
+                f"{model_change.seconds:.1f} s ({model_change.cached_steps}/{model_change.steps} "
+                "steps cached; packages not reinstalled)"
+            )
+        }
 
 
 def section(figures: dict[str, str]) -> str:

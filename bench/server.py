@@ -39,7 +39,7 @@ BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 # uaipack (the template's library), the server and the benchmark models, importable from here.
 sys.path[:0] = [str(SERVER_ROOT.parent), str(SERVER_ROOT), str(MODELS)]
 
-from uaipack.registry import free_port  # noqa: E402
+from uaipack.registry import free_port, stop_process  # noqa: E402
 
 from bench.markers import write_between  # noqa: E402
 
@@ -47,6 +47,7 @@ START, END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
 CONCURRENCIES = (1, 8, 32)
 MODEL_CLASSES = {"echo": "EchoModel", "matmul": "MatmulModel"}
 TARGET_FIXED_MS = 2.5
+GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
 @dataclass
@@ -134,54 +135,47 @@ class Server:
 
     def __init__(self, kind: str, model: str, workdir: Path, server_root: Path = SERVER_ROOT, **knobs: str):
         self.kind, self.port = kind, free_port()
-        gunicorn = Path(sys.executable).with_name("gunicorn")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # BENCH_FIXED_MATMULS is set by run_all
         if kind == "bare":
-            env.update(
-                BENCH_MODEL=f"bench_models.{MODEL_CLASSES[model]}",
-                DJANGO_SETTINGS_MODULE="bare_site.settings",
-                PYTHONPATH=os.pathsep.join([str(SERVER_ROOT), str(MODELS), str(BENCH)]),
-            )
-            workers, threads = knobs.get("workers", "1"), knobs.get("threads", "32")
-            worker_class = knobs.get("worker_class", "gthread")
-            command = [
-                str(gunicorn),
-                "-k",
-                worker_class,
-                "-w",
-                workers,
-                "--threads",
-                threads,
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--keep-alive",
-                "5",
-                "bare_site.wsgi",
-            ]
-            cwd = BENCH
+            command, cwd, extra_env = self._bare_view(model, knobs)
         else:
-            conf = workdir / f"conf-{model}.json"
-            conf.write_text(
-                json.dumps(
-                    {
-                        "http_server": {
-                            "exec": {"main_class": MODEL_CLASSES[model], "main_file": "bench_models"}
-                        }
-                    }
-                )
-            )
-            env.update(
-                UAI_SERVICE_CONFIG=str(conf),
-                UAI_CODE_DIR=str(MODELS),
-                PORT=str(self.port),
-                BIND_HOST="127.0.0.1",
-                **{f"UAI_{key.upper()}": value for key, value in knobs.items()},
-            )
-            command = [str(gunicorn), "-c", "gunicorn.conf.py", "httpserver.wsgi"]
-            cwd = server_root
+            command, cwd, extra_env = self._uaipack(model, workdir, server_root, knobs)
         self.log_path = workdir / f"{kind}-{model}-{self.port}.log"
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env={**env, **extra_env}, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def _bare_view(self, model: str, knobs: dict[str, str]) -> tuple[list[str], Path, dict[str, str]]:
+        """The reference: a bare Django view under stock gunicorn (gthread unless told)."""
+        env = {
+            "BENCH_MODEL": f"bench_models.{MODEL_CLASSES[model]}",
+            "DJANGO_SETTINGS_MODULE": "bare_site.settings",
+            "PYTHONPATH": os.pathsep.join([str(SERVER_ROOT), str(MODELS), str(BENCH)]),
+        }
+        command = [
+            *(str(GUNICORN), "-k", knobs.get("worker_class", "gthread")),
+            *("-w", knobs.get("workers", "1"), "--threads", knobs.get("threads", "32")),
+            *("-b", f"127.0.0.1:{self.port}", "--keep-alive", "5", "bare_site.wsgi"),
+        ]
+        return command, BENCH, env
+
+    def _uaipack(
+        self, model: str, workdir: Path, server_root: Path, knobs: dict[str, str]
+    ) -> tuple[list[str], Path, dict[str, str]]:
+        """Our server (this checkout's, or `server_root`) as the image starts it, its knobs as
+        UAI_<KEY> variables."""
+        conf = workdir / f"conf-{model}.json"
+        exec_section = {"main_class": MODEL_CLASSES[model], "main_file": "bench_models"}
+        conf.write_text(json.dumps({"http_server": {"exec": exec_section}}))
+        env = {
+            "UAI_SERVICE_CONFIG": str(conf),
+            "UAI_CODE_DIR": str(MODELS),
+            "PORT": str(self.port),
+            "BIND_HOST": "127.0.0.1",
+            **{f"UAI_{key.upper()}": value for key, value in knobs.items()},
+        }
+        return [str(GUNICORN), "-c", "gunicorn.conf.py", "httpserver.wsgi"], server_root, env
 
     def wait_ready(self, body: bytes, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -212,13 +206,7 @@ class Server:
         return total, count
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, grace_s=20)
         self._log.close()
 
 
@@ -288,27 +276,10 @@ def python_load(port: int, body: bytes, concurrency: int, seconds: float) -> tup
     deadline = time.monotonic() + seconds
 
     def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        mine: list[float] = []
-        while time.monotonic() < deadline and len(mine) < 1_000_000:
-            started = time.perf_counter()
-            try:
-                connection.request(
-                    "POST", "/service", body=body, headers={"Content-Type": "application/json"}
-                )
-                response = connection.getresponse()
-                response.read()
-                if response.status != 200:
-                    errors[0] += 1
-            except OSError:
-                errors[0] += 1
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                continue
-            mine.append(time.perf_counter() - started)
-        connection.close()
+        mine, failed = _keep_alive_client(port, body, deadline)
         with lock:
             latencies.extend(mine)
+            errors[0] += failed
 
     started = time.monotonic()
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
@@ -322,6 +293,28 @@ def python_load(port: int, body: bytes, concurrency: int, seconds: float) -> tup
         return 0.0, 0.0, 0.0, errors[0]
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     return len(latencies) / elapsed, pick(0.50), pick(0.99), errors[0]
+
+
+def _keep_alive_client(port: int, body: bytes, deadline: float) -> tuple[list[float], int]:
+    """One client's loop until the deadline: (latencies in s of the answered requests, errors)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    latencies: list[float] = []
+    errors = 0
+    while time.monotonic() < deadline and len(latencies) < 1_000_000:
+        started = time.perf_counter()
+        try:
+            connection.request("POST", "/service", body=body, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            errors += response.status != 200
+        except OSError:
+            errors += 1
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            continue
+        latencies.append(time.perf_counter() - started)
+    connection.close()
+    return latencies, errors
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -379,25 +372,8 @@ def run_all(args) -> Results:
         body_file.write_bytes(body)
         script.write_text(WRK_SCRIPT)
         for model in MODEL_CLASSES:
-            for per_call in (1, 32):
-                results.inprocess[(model, per_call)] = inprocess_items_per_second(
-                    model, per_call, args.inprocess
-                )
-                print(
-                    f"  {model:6} in-process, {per_call:2} per call: "
-                    f"{results.inprocess[(model, per_call)]:8.0f} items/s",
-                    flush=True,
-                )
-            plans = [
-                ("uaipack", "uaipack", {}, CONCURRENCIES),
-                ("bare", "bare django view", {}, CONCURRENCIES),
-            ]
-            if args.variants:
-                plans += [
-                    ("uaipack", "uaipack workers=2", {"workers": "2"}, (32,)),
-                    ("bare", "bare sync workers=2", {"worker_class": "sync", "workers": "2"}, (32,)),
-                ]
-            for kind, label, knobs, concurrencies in plans:
+            measure_inprocess(model, args.inprocess, results)
+            for kind, label, knobs, concurrencies in server_plans(args.variants):
                 server = Server(kind, model, workdir, **knobs)
                 try:
                     server.wait_ready(body)
@@ -407,56 +383,95 @@ def run_all(args) -> Results:
     return results
 
 
+def measure_inprocess(model: str, seconds: float, results: Results) -> None:
+    """The in-process references: `execute` with 1 and with 32 items per call."""
+    for per_call in (1, 32):
+        results.inprocess[(model, per_call)] = inprocess_items_per_second(model, per_call, seconds)
+        print(
+            f"  {model:6} in-process, {per_call:2} per call: "
+            f"{results.inprocess[(model, per_call)]:8.0f} items/s",
+            flush=True,
+        )
+
+
+def server_plans(variants: bool) -> list[tuple[str, str, dict[str, str], tuple[int, ...]]]:
+    """(kind, label, knobs, concurrencies) of each server to measure per model."""
+    plans = [
+        ("uaipack", "uaipack", {}, CONCURRENCIES),
+        ("bare", "bare django view", {}, CONCURRENCIES),
+    ]
+    if variants:
+        plans += [
+            ("uaipack", "uaipack workers=2", {"workers": "2"}, (32,)),
+            ("bare", "bare sync workers=2", {"worker_class": "sync", "workers": "2"}, (32,)),
+        ]
+    return plans
+
+
 # -- report -------------------------------------------------------------------------------------
 
 
-def targets(results: Results) -> list[tuple[str, bool, str]]:
+Target = tuple[str, bool, str]  # (name, met, figures)
+
+
+def targets(results: Results) -> list[Target]:
     """Issue 3's targets as (name, met, figures)."""
-    out = []
-    ours, bare = results.get("echo", "uaipack", 32), results.get("echo", "bare django view", 32)
-    if ours and bare:
-        out.append(
-            (
-                "echo c=32 req/s >= 0.9x bare view",
-                ours.rps >= 0.9 * bare.rps,
-                f"{ours.rps:.0f} vs {bare.rps:.0f} ({ours.rps / bare.rps:.2f}x)",
-            )
-        )
-        out.append(
-            (
-                "echo c=32 p99 <= 1.5x bare view",
-                ours.p99_ms <= 1.5 * bare.p99_ms,
-                f"{ours.p99_ms:.2f} vs {bare.p99_ms:.2f} ms ({ours.p99_ms / bare.p99_ms:.2f}x)",
-            )
-        )
-    ours, bare = results.get("matmul", "uaipack", 32), results.get("matmul", "bare django view", 32)
-    if ours and bare:
-        out.append(
-            (
-                "batch-friendly c=32 req/s >= 2x bare view",
-                ours.rps >= 2 * bare.rps,
-                f"{ours.rps:.0f} vs {bare.rps:.0f} ({ours.rps / bare.rps:.2f}x)",
-            )
-        )
-        inproc = results.inprocess.get(("matmul", 32), 0)
-        out.append(
-            (
-                "batch-friendly c=32 req/s >= 1/3 in-process items/s at 32 per call",
-                ours.rps >= inproc / 3,
-                f"{ours.rps:.0f} vs {inproc:.0f} / 3 = {inproc / 3:.0f}",
-            )
-        )
+    return [*_echo_targets(results), *_batching_targets(results), *_lone_client_targets(results)]
+
+
+def _against_bare(results: Results, model: str, concurrency: int) -> tuple[Run, Run] | tuple[None, None]:
+    """Our run and the bare view's at the same model and concurrency, when both ran."""
+    ours, bare = (
+        results.get(model, "uaipack", concurrency),
+        results.get(model, "bare django view", concurrency),
+    )
+    return (ours, bare) if ours and bare else (None, None)
+
+
+def _rps_ratio(name: str, ours: Run, bare: Run, factor: float) -> Target:
+    met = ours.rps >= factor * bare.rps
+    return name, met, f"{ours.rps:.0f} vs {bare.rps:.0f} ({ours.rps / bare.rps:.2f}x)"
+
+
+def _echo_targets(results: Results) -> list[Target]:
+    ours, bare = _against_bare(results, "echo", 32)
+    if ours is None:
+        return []
+    p99 = f"{ours.p99_ms:.2f} vs {bare.p99_ms:.2f} ms ({ours.p99_ms / bare.p99_ms:.2f}x)"
+    return [
+        _rps_ratio("echo c=32 req/s >= 0.9x bare view", ours, bare, 0.9),
+        ("echo c=32 p99 <= 1.5x bare view", ours.p99_ms <= 1.5 * bare.p99_ms, p99),
+    ]
+
+
+def _batching_targets(results: Results) -> list[Target]:
+    ours, bare = _against_bare(results, "matmul", 32)
+    if ours is None:
+        return []
+    inproc = results.inprocess.get(("matmul", 32), 0)
+    return [
+        _rps_ratio("batch-friendly c=32 req/s >= 2x bare view", ours, bare, 2),
+        (
+            "batch-friendly c=32 req/s >= 1/3 in-process items/s at 32 per call",
+            ours.rps >= inproc / 3,
+            f"{ours.rps:.0f} vs {inproc:.0f} / 3 = {inproc / 3:.0f}",
+        ),
+    ]
+
+
+def _lone_client_targets(results: Results) -> list[Target]:
+    found = []
     for model in MODEL_CLASSES:
-        ours, bare = results.get(model, "uaipack", 1), results.get(model, "bare django view", 1)
-        if ours and bare:
-            out.append(
+        ours, bare = _against_bare(results, model, 1)
+        if ours is not None:
+            found.append(
                 (
                     f"{model} c=1 p50 <= bare view p50 + 1 ms",
                     ours.p50_ms <= bare.p50_ms + 1,
                     f"{ours.p50_ms:.2f} vs {bare.p50_ms:.2f} ms (+{ours.p50_ms - bare.p50_ms:.2f} ms)",
                 )
             )
-    return out
+    return found
 
 
 def markdown(results: Results) -> str:

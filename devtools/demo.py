@@ -78,6 +78,8 @@ def run_demo(template: Path, output_dir: Path) -> None:
     if answer != EXPECTED_ANSWER:
         raise UserError(f"the pulled image answered {answer!r}, expected {EXPECTED_ANSWER!r}")
     print_summary(reference, digest, size, answer, steps)
+    serve = f"cd {project} && {Path(sys.executable).with_name('invoke')} serve"
+    console.print(f"try it in a browser: `{serve}`, then open http://127.0.0.1:8080/ (the console page)")
 
 
 def bake_defaults(template: Path, output_dir: Path) -> Path:
@@ -134,6 +136,8 @@ def ask_container(client: docker.DockerClient, image: str, timeout: float = 120)
         wait_ready(container, url, timeout)
         response = requests.post(f"{url}/service", data=SAMPLE_BODY, timeout=10)
         console.print(f"POST /service {SAMPLE_BODY.decode()} -> {response.status_code} {response.text!r}")
+        page = requests.get(f"{url}/", timeout=10)
+        console.print(f"console page: {url}/ -> {page.status_code} {page.headers.get('Content-Type')}")
         return response.text.strip()
 
 

@@ -47,6 +47,14 @@ def place_framework_files(framework: str) -> None:
     shutil.rmtree(FRAMEWORK_FILES)
 
 
+def record_template_origin() -> None:
+    """.cruft.json and server/RUNTIME_COMMIT: which template commit this is (`invoke upgrade` reads them)."""
+    sys.path.insert(0, str(PROJECT))
+    from uaipack.upgrade import record_origin
+
+    record_origin(PROJECT, ANSWERS)
+
+
 def print_next_steps(slug: str, framework: str, model_dir: str, stub: Path) -> None:
     files = "" if framework == "self" else f", put the model files in code/{model_dir}/"
     print(
@@ -62,6 +70,7 @@ def main() -> int:
     stub = place_inference_stub(framework, ANSWERS["main_file"])
     place_model_dir(ANSWERS["model_dir"])
     place_framework_files(framework)
+    record_template_origin()
     print_next_steps(ANSWERS["project_slug"], framework, ANSWERS["model_dir"], stub)
     return 0
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Make this machine ready for the demo and the tests: a Docker engine that answers, Debian's
 # docker-registry, htpasswd, debootstrap and wrk (the benchmarks' load generator). Never touches an engine that already runs.
+# Also chromium and curl for the console's browser tests (Playwright drives chromium itself: no chromedriver).
 # Installs (Debian, as root) only what is missing; dockerd's log goes to $UAIPACK_LOG_DIR.
 set -euo pipefail
 
 LOG_DIR=${UAIPACK_LOG_DIR:-/var/log/uaipack}
-NEEDED_COMMANDS=(dockerd:docker.io docker-registry:docker-registry htpasswd:apache2-utils debootstrap:debootstrap wrk:wrk)
+NEEDED_COMMANDS=(dockerd:docker.io docker-registry:docker-registry htpasswd:apache2-utils debootstrap:debootstrap wrk:wrk chromium:chromium curl:curl)
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 fail() { printf 'bootstrap: %s\n' "$*" >&2; exit 1; }

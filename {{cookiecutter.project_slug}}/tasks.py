@@ -10,7 +10,7 @@ from pathlib import Path
 from invoke import Exit, task
 from uaipack import conf as confs
 from uaipack import exit_on_user_error, pipeline
-from uaipack.packdocker import PackRequest, pack_project, pack_settings, samples_dir_for, with_arch
+from uaipack.packdocker import PackRequest, pack_project, pack_settings, with_arch
 from uaipack.settings import Project, Settings
 
 ROOT = Path(__file__).resolve().parent
@@ -29,8 +29,13 @@ ARCH_HELP = (
 )
 
 
-def settings(c, **overrides) -> Settings:
-    return Settings.from_config(c.config.get("uai"), **overrides)
+def settings(c, ai_arch_v=None, **flags) -> Settings:
+    """This run's settings: invoke.yaml and INVOKE_UAI_* with the task's flags on top, read once.
+
+    A flag left off (None, or a switch left False) keeps the configured value.
+    """
+    given = {name: value for name, value in flags.items() if value is not None and value is not False}
+    return with_arch(Settings.from_config(c.config.get("uai"), **given), ai_arch_v)
 
 
 @user_task(help={"check": "validate this hand-written conf file instead of writing conf.json"})
@@ -54,8 +59,8 @@ def conf(c, check=None):
 )
 def build(c, network=False, in_host=False, no_cache=False, ai_arch_v=None):
     """Build the image: conf, wheels for the base image's Python, then docker build (no network)."""
-    chosen = with_arch(settings(c), ai_arch_v)
-    pipeline.build_step(chosen, PROJECT, chosen.image_reference(in_host), network=network, no_cache=no_cache)
+    chosen = settings(c, network_build=network, in_host=in_host, no_cache=no_cache, ai_arch_v=ai_arch_v)
+    pipeline.build_step(chosen, PROJECT)
 
 
 @user_task(
@@ -67,14 +72,7 @@ def build(c, network=False, in_host=False, no_cache=False, ai_arch_v=None):
 )
 def smoke_test(c, timeout=None, in_host=False):
     """Run the image on 127.0.0.1, send samples/, check the answers; always removes the container."""
-    chosen = settings(c)
-    pipeline.smoke_step(
-        chosen,
-        chosen.image_reference(in_host),
-        PROJECT.samples_dir,
-        float(timeout) if timeout else None,
-        conf_path=PROJECT.conf_path,
-    )
+    pipeline.smoke_step(settings(c, smoke_timeout_s=timeout, in_host=in_host), PROJECT)
 
 
 @user_task(
@@ -99,23 +97,14 @@ def push(
 ):
     """Build, smoke-test and push the image; prints UAI's success line and the digest."""
     pipeline.refuse_password_flag(uhub_password)
-    chosen = settings(c)
-    reference = chosen.image_reference(in_host)
-    registry = chosen.registry_host(in_host)
+    chosen = settings(
+        c, in_host=in_host, password_stdin=password_stdin, username=username, network_build=network
+    )
     if skip_checks:
         print("skipping build and smoke-test (--skip-checks): pushing the image as it is")
-        pipeline.push_step(chosen, reference, registry, password_stdin, username=username)
+        pipeline.push_step(chosen)
     else:
-        pipeline.publish(
-            chosen,
-            PROJECT,
-            reference,
-            registry,
-            PROJECT.samples_dir,
-            network=network,
-            password_stdin=password_stdin,
-            username=username,
-        )
+        pipeline.publish(chosen, PROJECT)
 
 
 @user_task(help={"port": "port on 127.0.0.1 (default 8080)"})
@@ -134,6 +123,24 @@ def test(c):
     c.run(
         f"{sys.executable} -m unittest discover --start-directory tests --top-level-directory . -v", pty=False
     )
+
+
+@user_task(
+    help={
+        "check": "only check: exit 1 while the template has newer commits (for this project's CI)",
+        "template": "a local clone of the template to use instead of the recorded location (offline)",
+        "checkout": "upgrade to this branch, tag or commit of the template instead of its newest",
+    }
+)
+def upgrade(c, check=False, template=None, checkout=None):
+    """Bring in the template's later changes: runtime updated, your files kept, conflicts shown."""
+    from uaipack import upgrade as upgrades
+
+    if check:
+        commit = upgrades.require_current(ROOT, template, checkout)
+        print(f"current: this project follows its template's newest commit ({commit[:12]})")
+    else:
+        upgrades.report(upgrades.upgrade(ROOT, template, checkout))
 
 
 @user_task(name="base-image", help={"rebuild": "build it again even if the engine has it"})
@@ -209,18 +216,7 @@ def packdocker(
         model_name,
         ai_arch_v,
     )
-    chosen = pack_settings(request, settings(c))
-    project = pack_project(request, chosen, ROOT)
-    own_conf = request.framework == "self" and conf_file is None
-    reference = chosen.image_reference(in_host)
-    pipeline.publish(
-        chosen,
-        project,
-        reference,
-        chosen.registry_host(in_host),
-        samples_dir_for(project, request),
-        network=network,
-        password_stdin=password_stdin,
-        username=uhub_username,
-        write_conf=own_conf,
+    chosen = pack_settings(
+        request, settings(c, in_host=in_host, password_stdin=password_stdin, network_build=network)
     )
+    pipeline.publish(chosen, pack_project(request, chosen, ROOT))

@@ -128,7 +128,8 @@ def smoke_containers(docker_client, registry):
     next one. Only images of this session's registry count: other runs may share the engine."""
 
     def listing() -> list:
-        found = docker_client.containers.list(all=True, filters={"label": SMOKE_LABEL})
+        # Other checkouts' smoke tests share the label and may remove theirs while this lists.
+        found = docker_client.containers.list(all=True, filters={"label": SMOKE_LABEL}, ignore_removed=True)
         return [c for c in found if c.attrs["Config"]["Image"].startswith(registry.address + "/")]
 
     yield listing

@@ -95,7 +95,7 @@ def test_a_sample_whose_answer_differs_fails_the_smoke_test_and_names_it(
     assert result.returncode == 1
     assert "FAIL: expected '1', got '2'" in result.stdout
     assert "last 40 lines of the container's log" in result.stdout
-    assert "the smoke test failed 1 of 6 checks (two)" in last_line(result)
+    assert "the smoke test failed 1 of 8 checks (two)" in last_line(result)
     assert smoke_containers() == []
 
 

@@ -2,6 +2,7 @@
 
 import subprocess
 
+import pytest
 from uaipack import build
 from uaipack.conf import write_conf
 
@@ -60,9 +61,25 @@ def test_the_source_label_never_carries_credentials_of_the_git_remote(tmp_path):
     assert build.git_source(tmp_path) == "https://git.example.com:8443/team/model.git"
 
 
-def test_labels_name_the_conf_digest_and_the_framework(settings, project):
+def test_labels_name_the_conf_digest_the_framework_and_the_runtime(settings, project):
+    from httpserver.version import VERSION
+
     conf = write_conf(settings, project)
     labels = build.image_labels(settings, project, conf)
     assert labels["ai.uaipack.framework"] == "self"
     assert labels["ai.uaipack.conf.digest"].startswith("sha256:")
     assert labels["org.opencontainers.image.title"] == "mnist:v1"
+    assert labels[build.RUNTIME_VERSION_LABEL] == VERSION
+    assert labels[build.RUNTIME_COMMIT_LABEL]
+
+
+@pytest.mark.parametrize(
+    ("server", "limit"), [({"max_body_bytes": 1024}, "1024"), (None, str(16 * 1024 * 1024))]
+)
+def test_the_body_limit_label_is_the_one_the_conf_gives_the_server(settings, project, server, limit):
+    conf = write_conf(settings, project)
+    if server is None:
+        del conf["server"]  # a UAI conf: the server runs on its default
+    else:
+        conf["server"].update(server)
+    assert build.image_labels(settings, project, conf)[build.BODY_LIMIT_LABEL] == limit

@@ -87,6 +87,12 @@ def test_transient_failures_are_retried_a_bounded_number_of_times(monkeypatch):
     assert len(calls) == 3
 
 
+def test_zero_attempts_is_refused_in_one_line_before_anything_is_sent(monkeypatch):
+    monkeypatch.setattr(push, "stream_push", lambda *args: pytest.fail("pushed"))
+    with pytest.raises(UserError, match="push_attempts is 0; it must be at least 1"):
+        push.push_image("r:1/ns/img:v1", attempts=0)
+
+
 def test_an_authorization_error_is_not_retried():
     assert not push._is_transient("unauthorized: authentication required")
     assert push._is_transient("Put http://r/v2/x: read tcp: connection reset by peer")

@@ -49,6 +49,9 @@ def test_serve_answers_on_loopback_and_reloads_an_edited_inference_class(tmp_pat
     url = f"http://127.0.0.1:{port}"
     try:
         first = answer_when(url, "2", process)
+        samples = [
+            sample["name"] for sample in requests.get(f"{url}/console/info", timeout=5).json()["samples"]
+        ]
         stub = project / "code" / "mnist_inference.py"
         source = stub.read_text()
         assert "return str(max(" in source
@@ -59,3 +62,5 @@ def test_serve_answers_on_loopback_and_reloads_an_edited_inference_class(tmp_pat
         output = process.communicate(timeout=30)[0].decode(errors="replace")
     assert (first, edited) == ("2", "edited"), output
     assert f"serving {project / 'code'} on http://127.0.0.1:{port}/service" in output
+    assert f"console: http://127.0.0.1:{port}/ " in output
+    assert samples == ["two", "zero"]  # the console reads the project's samples/

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,18 @@ import pytest
 from bakery import bake
 
 INVOKE = Path(sys.executable).with_name("invoke")
-TASKS = ["base-image", "build", "conf", "packdocker", "push", "serve", "smoke-test", "test"]
+TASKS = [
+    "base-image",
+    "base-images",
+    "build",
+    "conf",
+    "packdocker",
+    "push",
+    "serve",
+    "smoke-test",
+    "test",
+    "upgrade",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +48,22 @@ def test_every_task_of_the_issue_is_listed(baked):
     assert [task for task in TASKS if f"  {task} " not in listed] == []
 
 
+def flags_without_help(help_text: str) -> list[str]:
+    """The option lines of `invoke --help TASK` that carry no help column (two spaces, then text)."""
+    options = [line.strip() for line in help_text.splitlines() if line.startswith("  -")]
+    return [line for line in options if len(re.split(r"\s{2,}", line, maxsplit=1)) < 2]
+
+
+def test_a_flag_without_help_is_found():
+    help_text = "Options:\n  -n, --network   let the build reach the index\n  -t STRING, --timeout=STRING\n"
+    assert flags_without_help(help_text) == ["-t STRING, --timeout=STRING"]
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_every_flag_of_every_task_has_help(baked, task):
     help_text = invoke(baked, "--help", task).stdout
-    options = [line for line in help_text.splitlines() if line.startswith("  -")]
-    assert all(len(line.split(None, 1)) == 2 for line in options), help_text
+    assert "Options:" in help_text or "none" in help_text.lower(), help_text
+    assert flags_without_help(help_text) == []
 
 
 def test_a_password_flag_is_refused_in_one_line_without_a_traceback(baked):
@@ -51,6 +74,14 @@ def test_a_password_flag_is_refused_in_one_line_without_a_traceback(baked):
         "machine; set UHUB_PASSWORD, pipe it to --password-stdin, or run `docker login` once."
     ]
     assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_zero_push_attempts_is_refused_in_one_line_without_a_traceback(baked):
+    result = invoke(baked, "push", "--skip-checks", INVOKE_UAI_PUSH_ATTEMPTS="0")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: uai.push_attempts is 0; it must be at least 1 (tries per push)."
+    ]
 
 
 def test_conf_naming_a_missing_class_fails_in_one_line_and_writes_nothing(baked):

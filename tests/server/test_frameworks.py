@@ -104,4 +104,9 @@ def test_the_code_root_is_uai_code_dir_when_set_else_the_server_root(monkeypatch
 def test_the_module_imports_no_framework_or_server_code():
     source = Path(frameworks.__file__).read_text()
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
-    assert imports == ["from __future__ import annotations", "import os", "from pathlib import Path"]
+    assert imports == [
+        "from __future__ import annotations",
+        "import os",
+        "from pathlib import Path",
+        "from uai.values import yes_no",  # the one yes/no parser, itself importing nothing
+    ]

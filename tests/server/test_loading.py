@@ -96,42 +96,42 @@ def test_a_load_model_that_sets_self_model_itself_keeps_it():
     assert Model({"http_server": {"exec": {}}}).model == "set by hand"
 
 
-def test_every_uai_import_path_and_modern_base_exists_without_importing_a_framework():
+# UAI's import paths, each with the base class UAI code subclasses from it.
+UAI_BASE_CLASSES = {
+    "base_model": "AiUcloudModel",
+    "keras_model": "KerasAiUcloudModel",
+    "caffe_model": "CaffeAiUcloudModel",
+    "tf_model": "TFAiUcloudModel",
+    "mxnet_model": "MXNetAiUcloudModel",
+    "xgboost_model": "XGBoostUcloudModel",
+    "pytorch_model": "PyTorchModel",
+    "onnx_model": "OnnxModel",
+    "sklearn_model": "SklearnModel",
+    "self_model": "SelfDefinedModel",
+}
+
+
+def test_every_uai_import_path_and_modern_base_exists():
+    import importlib
+
+    from uai.arch.base_model import AiUcloudModel
+
+    classes = [
+        getattr(importlib.import_module(f"uai.arch.{module}"), name)
+        for module, name in UAI_BASE_CLASSES.items()
+    ]
+    assert all(issubclass(cls, AiUcloudModel) for cls in classes)
+
+
+def test_importing_every_uai_base_class_imports_no_framework():
     import subprocess
     import sys
 
-    from uai.arch import (
-        base_model,
-        caffe_model,
-        keras_model,
-        mxnet_model,
-        onnx_model,
-        pytorch_model,
-        self_model,
-        sklearn_model,
-        tf_model,
-        xgboost_model,
-    )
+    from uai.arch import base_model
 
-    classes = [
-        base_model.AiUcloudModel,
-        keras_model.KerasAiUcloudModel,
-        caffe_model.CaffeAiUcloudModel,
-        tf_model.TFAiUcloudModel,
-        mxnet_model.MXNetAiUcloudModel,
-        xgboost_model.XGBoostUcloudModel,
-        pytorch_model.PyTorchModel,
-        onnx_model.OnnxModel,
-        sklearn_model.SklearnModel,
-        self_model.SelfDefinedModel,
-    ]
-    assert all(issubclass(cls, base_model.AiUcloudModel) for cls in classes)
     # In a fresh interpreter: this one may hold frameworks that other tests imported.
-    probe = (
-        "import sys, uai.arch.base_model, uai.arch.keras_model, uai.arch.caffe_model, uai.arch.tf_model,"
-        " uai.arch.mxnet_model, uai.arch.xgboost_model, uai.arch.pytorch_model, uai.arch.onnx_model,"
-        " uai.arch.sklearn_model, uai.arch.self_model; print(' '.join(sorted(sys.modules)))"
-    )
+    imports = ", ".join(f"uai.arch.{module}" for module in UAI_BASE_CLASSES)
+    probe = f"import sys, {imports}; print(' '.join(sorted(sys.modules)))"
     server_root = Path(base_model.__file__).resolve().parents[2]
     loaded = subprocess.run(
         [sys.executable, "-c", probe], cwd=server_root, capture_output=True, text=True, check=True

@@ -1,6 +1,6 @@
 """`invoke build`: render uaiservice.Dockerfile, stage a minimal context, build with the docker SDK.
 
-The context holds only what the image needs (server, model files, code, conf, wheels),
+The context holds only what the image needs (server, model files, code, conf, samples, wheels),
 split so that the Dockerfile's layers change as rarely as possible. Builds run with no
 network unless asked; every chunk of the build stream is checked for errors.
 """
@@ -22,12 +22,18 @@ from typing import Any
 import docker
 import jinja2
 
-from uaipack import UserError, engine, wheels
-from uaipack.conf import conf_digest, load_conf, server_frameworks
+from uaipack import UserError, engine, server_module, wheels
+from uaipack.conf import conf_digest
 from uaipack.progress import BuildSteps, say
 from uaipack.settings import Project, Settings
 
-SERVER_ROOT = "/ai-ucloud-client-django"
+# Where the server lives inside the image: UAI's path, kept so existing start commands work.
+# (On the host the server's root is a project's server/ folder; httpserver.config.SERVER_ROOT
+# is "wherever the server runs".)
+IMAGE_SERVER_ROOT = "/ai-ucloud-client-django"
+BODY_LIMIT_LABEL = "ai.uaipack.server.max_body_bytes"  # read by the smoke test of this image
+RUNTIME_VERSION_LABEL = "ai.uaipack.runtime.version"  # httpserver.version: which runtime it runs
+RUNTIME_COMMIT_LABEL = "ai.uaipack.runtime.commit"
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _NEVER_STAGED = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".pytest_cache", ".DS_Store")
 
@@ -43,23 +49,14 @@ class BuiltImage:
     cached_steps: int
 
 
-def build_image(
-    settings: Settings,
-    project: Project,
-    reference: str,
-    network: bool | None = None,
-    no_cache: bool = False,
-    conf: dict[str, Any] | None = None,
-) -> BuiltImage:
-    """Check the conf (unless the caller already has it checked), resolve packages, stage the
-    context and build `reference`."""
+def build_image(settings: Settings, project: Project, conf: dict[str, Any]) -> BuiltImage:
+    """Resolve packages, stage the context and build the settings' image from this checked conf."""
     started = time.monotonic()
-    network = settings.network_build if network is None else network
-    conf = load_conf(project) if conf is None else conf
+    reference, network = settings.image_reference(), settings.network_build
     base = require_base_image(settings.base_image)
     context = stage_context(settings, project, conf, network)
     previous = _image_id(reference)
-    image_id, steps, cached = run_build(context, reference, network, no_cache)
+    image_id, steps, cached = run_build(context, reference, network, settings.no_cache)
     if previous and previous != image_id:
         _remove_quietly(previous)  # the tag moved on; don't leave a dangling image behind
     image = engine.client().images.get(image_id)
@@ -117,6 +114,7 @@ def stage_context(settings: Settings, project: Project, conf: dict[str, Any], ne
     )
     stage_code(project, conf, context)
     shutil.copyfile(project.conf_path, context / "conf.json")
+    stage_samples(project, context)
     make_readable(context)
     dockerfile = render_dockerfile(
         project, settings.base_image, network, image_labels(settings, project, conf)
@@ -141,7 +139,7 @@ def stage_wheels(base_image: str, requirements: list[str], destination: Path, ne
 
 def stage_code(project: Project, conf: dict[str, Any], context: Path) -> None:
     """code/ minus the model folder into code/, the model folder into model/ (its own layer)."""
-    frameworks = server_frameworks(project.server_dir)
+    frameworks = server_module("uai.frameworks")
     _, section = frameworks.framework_section(conf["http_server"])
     model_dir = frameworks.model_dir(section, project.code_dir)
     inside_code = model_dir != project.code_dir and project.code_dir in model_dir.parents
@@ -152,6 +150,14 @@ def stage_code(project: Project, conf: dict[str, Any], context: Path) -> None:
         shutil.copytree(
             model_dir, context / "model" / model_dir.relative_to(project.code_dir), ignore=_NEVER_STAGED
         )
+
+
+def stage_samples(project: Project, context: Path) -> None:
+    """samples/ for the image's console page and OpenAPI examples (empty when there are none)."""
+    if project.samples_dir is not None and project.samples_dir.is_dir():
+        shutil.copytree(project.samples_dir, context / "samples", ignore=_NEVER_STAGED)
+    else:
+        (context / "samples").mkdir()
 
 
 def _ignoring(excluded: Path):
@@ -177,20 +183,26 @@ def render_dockerfile(project: Project, base_image: str, network: bool, labels: 
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     template = environment.from_string(project.dockerfile_template.read_text(encoding="utf-8"))
     return template.render(
-        base_image=base_image, network_build=network, labels=labels, server_root=SERVER_ROOT
+        base_image=base_image, network_build=network, labels=labels, server_root=IMAGE_SERVER_ROOT
     )
 
 
 def image_labels(settings: Settings, project: Project, conf: dict[str, Any]) -> dict[str, str]:
-    """OCI labels plus what this image serves (conf digest, framework)."""
-    framework, _ = server_frameworks(project.server_dir).framework_section(conf["http_server"])
+    """OCI labels, the runtime this image runs (version, commit) and what it serves (conf digest,
+    framework, body limit)."""
+    framework, _ = server_module("uai.frameworks").framework_section(conf["http_server"])
+    runtime = server_module("httpserver.version").runtime_info()
+    knobs = server_module("httpserver.config").server_settings(conf, environ={})
     labels = {
         "org.opencontainers.image.created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "org.opencontainers.image.title": settings.image_name,
         "org.opencontainers.image.source": git_source(project.root) or f"local:{project.root.name}",
         "org.opencontainers.image.base.name": settings.base_image,
+        RUNTIME_VERSION_LABEL: runtime["version"],
+        RUNTIME_COMMIT_LABEL: runtime["commit"],
         "ai.uaipack.conf.digest": conf_digest(conf),
         "ai.uaipack.framework": framework,
+        BODY_LIMIT_LABEL: str(knobs.max_body_bytes),
     }
     revision = _git(project.root, "rev-parse", "HEAD")
     if revision:

@@ -11,16 +11,13 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import importlib
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import jsonschema
 
-from uaipack import UserError
+from uaipack import UserError, server_module
 from uaipack.progress import say
 from uaipack.settings import Project, Settings
 
@@ -161,23 +158,11 @@ def top_level_names(source: str) -> set[str]:
 
 def check_model_files(http_server: dict[str, Any], project: Project) -> None:
     """Every model file the framework section names exists under code/."""
-    frameworks = server_frameworks(project.server_dir)
+    frameworks = server_module("uai.frameworks")
     framework, section = frameworks.framework_section(http_server)
     problem = frameworks.missing_files_message(framework, section, project.code_dir)
     if problem:
         raise UserError(f"{problem}; put the model files there or fix http_server.{framework}.")
-
-
-def server_frameworks(server_dir: Path) -> ModuleType:
-    """The server's `uai.frameworks` (the one place that knows model file names)."""
-    if str(server_dir) not in sys.path:
-        sys.path.insert(0, str(server_dir))
-    try:
-        return importlib.import_module("uai.frameworks")
-    except ImportError:
-        raise UserError(
-            f"{server_dir}/uai/frameworks.py is missing; restore server/ from the template."
-        ) from None
 
 
 def conf_digest(conf: dict[str, Any]) -> str:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from uaipack import UserError
-from uaipack.conf import server_frameworks, write_conf
+from uaipack import UserError, server_module
+from uaipack.conf import write_conf
 from uaipack.settings import Project, Settings
-
-SERVER_DIR = Path(__file__).resolve().parents[1] / "server"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +35,7 @@ class PackRequest:
 
 def pack_settings(request: PackRequest, settings: Settings) -> Settings:
     """The project's settings with the UAI parameters applied."""
-    known = ("self", *server_frameworks(SERVER_DIR).FILE_SECTIONS)  # uai.frameworks: the one list
+    known = ("self", *server_module("uai.frameworks").FILE_SECTIONS)  # uai.frameworks: the one list
     if request.framework not in known:
         raise UserError(
             f"packdocker {request.framework!r} is not a framework; use one of: {', '.join(known)}."
@@ -94,26 +92,32 @@ def base_image_for(ai_arch_v: str | None, settings: Settings) -> tuple[str | Non
 
 
 def pack_project(request: PackRequest, settings: Settings, root: Path) -> Project:
-    """Where the code and conf are; for a framework, the conf is written (under .uaipack/) first."""
+    """Where the code, conf and samples are; for a framework, the conf is written (under .uaipack/) first."""
     code_dir = Path(request.pack_file_path).expanduser() if request.pack_file_path else None
     if code_dir is not None and not code_dir.is_dir():
         raise UserError(
             f"--pack-file-path {request.pack_file_path} is not a folder; point it at the code/ folder."
         )
+    samples_dir = samples_beside(code_dir)
     if request.framework == "self":
         conf_file = Path(request.conf_file).expanduser() if request.conf_file else None
         if conf_file is not None and not conf_file.is_file():
             raise UserError(f"--conf-file {request.conf_file} does not exist; point it at your conf.json.")
-        return Project.at(root, code_dir=code_dir, conf_path=conf_file)
-    project = Project.at(root, code_dir=code_dir, conf_path=Path(root) / ".uaipack" / "packdocker-conf.json")
+        return Project.at(root, code_dir=code_dir, conf_path=conf_file, samples_dir=samples_dir)
+    project = Project.at(
+        root,
+        code_dir=code_dir,
+        conf_path=Path(root) / ".uaipack" / "packdocker-conf.json",
+        samples_dir=samples_dir,
+    )
     project.conf_path.parent.mkdir(parents=True, exist_ok=True)
     write_conf(settings, project)
     return project
 
 
-def samples_dir_for(project: Project, request: PackRequest) -> Path | None:
+def samples_beside(code_dir: Path | None) -> Path | str | None:
     """This project's samples for its own code; for code elsewhere, a samples/ folder beside it, if any."""
-    if request.pack_file_path is None:
-        return project.samples_dir
-    beside = project.code_dir.parent / "samples"
+    if code_dir is None:
+        return "samples"
+    beside = code_dir.resolve().parent / "samples"
     return beside if beside.is_dir() else None

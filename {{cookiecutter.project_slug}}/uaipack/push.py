@@ -101,20 +101,23 @@ def login(registry: str, username: str | None, password: str | None) -> None:
 
 def push_image(reference: str, attempts: int = 3, password: str | None = None) -> Pushed:
     """Push with progress, retrying transient failures; then check the registry holds the digest."""
+    if attempts < 1:
+        raise UserError(f"push_attempts is {attempts}; it must be at least 1 (tries per push).")
     if not engine.image_exists(reference):
         raise UserError(f"there is no image {reference}; run `invoke build` first.")
     started = time.monotonic()
     for attempt in range(1, attempts + 1):
         try:
             digest, pushed, skipped, sent = stream_push(reference, password)
-            break
         except PushFailed as failure:
             if not failure.transient or attempt == attempts:
                 raise
             say(f"push attempt {attempt} of {attempts} failed ({failure}); retrying", style="yellow")
             time.sleep(2**attempt)
-    verify_digest(reference, digest)
-    return Pushed(reference, digest, pushed, skipped, sent, time.monotonic() - started)
+            continue
+        verify_digest(reference, digest)
+        return Pushed(reference, digest, pushed, skipped, sent, time.monotonic() - started)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def stream_push(reference: str, password: str | None) -> tuple[str, int, int, int]:

@@ -120,13 +120,8 @@ class LocalRegistry:
 
     def stop(self) -> None:
         """Stop our own registry process (by pid) and remove its temporary data."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, grace_s=10)
         self.process = None
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -149,6 +144,18 @@ def bcrypt_line(username: str, password: str) -> str:
     if result.returncode != 0:
         raise UserError(f"htpasswd refused the user name {username!r}: {result.stderr.strip()}")
     return result.stdout.strip() + "\n"
+
+
+def stop_process(process: subprocess.Popen, grace_s: float) -> int:
+    """Stop a child we started: SIGTERM, then SIGKILL after `grace_s`; its exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    return process.returncode
 
 
 def free_port() -> int:

@@ -46,6 +46,7 @@ def serve(project: Project, port: int) -> int:
     """Run until Ctrl-C; returns the server's exit code."""
     command, environment = serve_command(project, port)
     say(f"serving {project.code_dir} on http://127.0.0.1:{port}/service (reloads on changes; Ctrl-C stops)")
+    say(f"console: http://127.0.0.1:{port}/ (try the model in a browser; API: /openapi.json)")
     try:
         return subprocess.run(command, cwd=project.server_dir, env=environment).returncode
     except KeyboardInterrupt:

@@ -18,8 +18,10 @@ import docker
 import requests
 
 from uaipack import UserError, engine
+from uaipack.build import BODY_LIMIT_LABEL
 from uaipack.progress import console, say, show_table
 from uaipack.samples import Sample
+from uaipack.settings import SERVER_DEFAULTS
 
 SMOKE_LABEL = "ai.uaipack.smoke"
 CONTAINER_PORT = "8080/tcp"
@@ -43,11 +45,13 @@ class SmokeReport:
     seconds_to_ready: float
 
 
-def smoke_test(reference: str, samples: list[Sample], max_body_bytes: int, timeout_s: float) -> SmokeReport:
+def smoke_test(reference: str, samples: list[Sample], timeout_s: float) -> SmokeReport:
     """Run `reference`, check it, print the table; raise UserError (after the log) on any failure."""
     client = engine.client()
-    if not engine.image_exists(reference):
+    image = engine.find_image(reference)
+    if image is None:
         raise UserError(f"there is no image {reference}; run `invoke build` first.")
+    max_body_bytes = body_limit(image)
     name = f"uaipack-smoke-{uuid.uuid4().hex[:12]}"
     with terminate_as_interrupt(), running_container(client, reference, name) as (container, base_url):
         say(f"smoke-testing {reference} in container {name} at {base_url}")
@@ -57,6 +61,7 @@ def smoke_test(reference: str, samples: list[Sample], max_body_bytes: int, timeo
             check_initialized(base_url),
             check_malformed(base_url),
             check_oversized(base_url, max_body_bytes),
+            *console_checks(base_url, samples),
             check_still_ready(base_url),
         ]
         show_table(
@@ -139,6 +144,16 @@ def wait_ready(container, base_url: str, timeout_s: float) -> float:
     )
 
 
+def body_limit(image) -> int:
+    """The largest body the image accepts, as its build recorded it from its conf (the server's
+    default for an image built before uaipack recorded it)."""
+    recorded = (image.labels or {}).get(BODY_LIMIT_LABEL)
+    if recorded is None:
+        say(f"the image has no {BODY_LIMIT_LABEL} label: assuming the server's default body limit")
+        return int(SERVER_DEFAULTS["max_body_bytes"])
+    return int(recorded)
+
+
 def check_sample(base_url: str, sample: Sample) -> Check:
     started = time.monotonic()
     try:
@@ -154,7 +169,10 @@ def check_sample(base_url: str, sample: Sample) -> Check:
 
 def check_initialized(base_url: str) -> Check:
     started = time.monotonic()
-    response = requests.get(f"{base_url}/initialized", timeout=10)
+    try:
+        response = requests.get(f"{base_url}/initialized", timeout=10)
+    except requests.RequestException as exc:
+        return Check("/initialized says YES", "-", _ms(started), f"no answer ({exc.__class__.__name__})")
     answer = response.text.strip()
     problem = None if response.status_code == 200 and answer == "YES" else f"answered {answer[:40]!r}"
     return Check("/initialized says YES", str(response.status_code), _ms(started), problem)
@@ -200,6 +218,54 @@ def check_still_ready(base_url: str) -> Check:
     return Check(
         "still ready afterwards", str(status), _ms(started), None if status == 200 else f"HTTP {status}"
     )
+
+
+def console_checks(base_url: str, samples: list[Sample]) -> list[Check]:
+    """The OpenAPI document, then the console page as the document says it is (on or off)."""
+    started = time.monotonic()
+    try:
+        response = requests.get(f"{base_url}/openapi.json", timeout=10)
+        document = response.json() if response.status_code == 200 else {}
+    except (requests.RequestException, ValueError) as exc:
+        return [
+            Check(
+                "/openapi.json is OpenAPI 3.1", "-", _ms(started), f"no document ({exc.__class__.__name__})"
+            )
+        ]
+    paths = document.get("paths", {})
+    bodies = paths.get("/service", {}).get("post", {}).get("requestBody", {}).get("content", {})
+    named = {name for media in bodies.values() for name in media.get("examples", {})}
+    missing = [sample.name for sample in samples if sample.name not in named]
+    problem = (
+        f"answered {response.status_code} with openapi {document.get('openapi')!r}"
+        if not str(document.get("openapi", "")).startswith("3.1") or "/service" not in paths
+        else (f"no example for sample(s) {', '.join(missing)}" if missing else None)
+    )
+    openapi = Check("/openapi.json is OpenAPI 3.1", str(response.status_code), _ms(started), problem)
+    return [openapi, check_console_page(base_url, enabled="/" in paths)]
+
+
+def check_console_page(base_url: str, enabled: bool) -> Check:
+    """The page under its strict CSP with its script when the console is on, a JSON 404 when off."""
+    started = time.monotonic()
+    name = "console page at /" if enabled else "console off: / answers 404"
+    try:
+        page = requests.get(f"{base_url}/", timeout=10)
+        script = requests.get(f"{base_url}/console/console.js", timeout=10) if enabled else None
+    except requests.RequestException as exc:
+        return Check(name, "-", _ms(started), f"no answer ({exc.__class__.__name__})")
+    if not enabled:
+        problem = None if page.status_code == 404 else f"expected 404, got {page.status_code}"
+        return Check(name, str(page.status_code), _ms(started), problem)
+    policy = page.headers.get("Content-Security-Policy", "")
+    problem = None
+    if page.status_code != 200 or not page.headers.get("Content-Type", "").startswith("text/html"):
+        problem = f"expected an HTML page, got {page.status_code} {page.headers.get('Content-Type')}"
+    elif "script-src 'self'" not in policy or page.headers.get("X-Content-Type-Options") != "nosniff":
+        problem = f"no strict Content-Security-Policy and nosniff (got {policy!r:.60})"
+    elif script.status_code != 200:
+        problem = f"console/console.js answered {script.status_code}"
+    return Check(name, str(page.status_code), _ms(started), problem)
 
 
 def show_log(container, lines: int = 40) -> None:

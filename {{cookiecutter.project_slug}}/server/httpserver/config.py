@@ -14,6 +14,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from uai.values import yes_no
+
+# The folder holding httpserver/ and uai/, wherever the server runs (in the image, UAI's
+# /ai-ucloud-client-django; on the host, a project's server/): relative conf paths start here.
 SERVER_ROOT = Path(__file__).resolve().parent.parent
 CONF_ENV = "UAI_SERVICE_CONFIG"
 
@@ -58,6 +62,9 @@ class ServerSettings:
     )
     graceful_timeout_s: float = knob(
         30.0, minimum=0, help="on SIGTERM, how long to finish accepted requests before exiting"
+    )
+    console: bool = knob(
+        True, help="serve the console page at / (try the model in a browser); off: its routes answer 404"
     )
 
     max_header_bytes: int = knob(
@@ -204,7 +211,10 @@ def load_settings(environ: dict | None = None) -> ServerSettings:
 
 def _convert(raw: object, wanted: type, source: str) -> int | float | bool:
     if wanted is bool:
-        return _yes_no(raw, source)
+        try:
+            return yes_no(raw)
+        except ValueError:
+            raise ConfError(f"{source} = {raw!r} is not true or false") from None
     try:
         if isinstance(raw, bool):
             raise ValueError
@@ -217,14 +227,3 @@ def _convert(raw: object, wanted: type, source: str) -> int | float | bool:
     except (TypeError, ValueError):
         kind = "a whole number" if wanted is int else "a number"
         raise ConfError(f"{source} = {raw!r} is not {kind}") from None
-
-
-def _yes_no(raw: object, source: str) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise ConfError(f"{source} = {raw!r} is not true or false")

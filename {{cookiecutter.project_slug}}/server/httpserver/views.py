@@ -42,6 +42,7 @@ def endpoint(*methods: str):
             except ServiceError as error:
                 return error_response(error)
 
+        wrapper.methods = allowed  # httpserver.openapi documents them
         return wrapper
 
     return decorate

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from uai.values import yes_no
+
 #: Sections that name model files; any other section (a self-defined service) names none.
 FILE_SECTIONS = ("keras", "caffe", "tensorflow", "mxnet", "xgboost", "pytorch", "onnx", "sklearn")
 DEFAULT_MODEL_DIR = "./checkpoint_dir"
@@ -115,7 +117,7 @@ def _keras_files(section: dict, folder: Path, name: str) -> dict[str, Path]:
     keras_file = folder / f"{name}.keras"
     if keras_file.is_file():
         return {"model_file": keras_file}
-    if _truthy(section.get("all_one_file")):
+    if yes_no(section.get("all_one_file")):
         return {"model_file": folder / f"{name}.h5"}
     return {
         "model_arch_file": folder / f"{name}.{_arch_type(section)}",
@@ -133,12 +135,6 @@ def _xgboost_file(folder: Path, name: str) -> Path:
 
 def _arch_type(section: dict) -> str:
     return str(section.get("model_arch_type") or "json").lower()
-
-
-def _truthy(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "y", "on"}
-    return bool(value)
 
 
 def _join(root: Path, relative: str) -> Path:
