@@ -19,14 +19,16 @@ import dataclasses
 import os
 import resource
 import signal
+from typing import TYPE_CHECKING
 
 from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from httpserver import metrics
 from httpserver.config import ServerSettings, load_settings
-from httpserver.protocol import GuardedHttpProtocol
+
+if TYPE_CHECKING:
+    from httpserver.protocol import GuardedHttpProtocol
 
 #: File descriptors kept free of connections: the model's files, logs, the listening socket,
 #: and the connections being answered 503 while they are over the limit.
@@ -36,7 +38,7 @@ FD_RESERVE = 64
 class ServiceWorker(UvicornWorker):
     CONFIG_KWARGS = {
         "loop": "uvloop",
-        "http": GuardedHttpProtocol,  # httptools, with the limits of httpserver.protocol
+        "http": "httptools",  # with the limits: init_process puts httpserver.protocol's class here
         "ws": "none",  # never upgraded: Upgrade requests are served as plain HTTP
         "interface": "asgi3",
         "lifespan": "off",  # Django has no lifespan; the runtime boots on import
@@ -77,6 +79,8 @@ class ServiceWorker(UvicornWorker):
         """Serve, and stop like the other workers when gunicorn clears `alive` (`--reload`)."""
         self.config.app = self.wsgi
         server = Server(config=self.config)
+        from httpserver import metrics  # here, in the worker: the master need not load prometheus-client
+
         metrics.open_connections = lambda: len(server.server_state.connections)
         self._install_sigquit_handler()
         watcher = asyncio.create_task(self._watch_alive(server))
@@ -104,6 +108,10 @@ def guarded_protocol(settings: ServerSettings, log) -> type[GuardedHttpProtocol]
     """The protocol class with this worker's limits, its connection limit kept below the
     file-descriptor limit (raised to the hard limit first) so that a connection over the
     limit can still be accepted and answered 503."""
+    # Imported here, in the worker: the master imports this module, and the protocol imports
+    # Django (its errors), which the master has no use for (and took 0.3 s to import).
+    from httpserver.protocol import GuardedHttpProtocol
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         try:
