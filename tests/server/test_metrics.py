@@ -50,7 +50,7 @@ def workers_of(server) -> set[int]:
 def test_one_scrape_counts_every_request_of_both_workers_and_drops_an_exited_worker(tmp_path, gunicorn):
     server = gunicorn(write_project(tmp_path, PID_MODULE, PID_CONF), UAI_WORKERS="2")
     server.wait_until(lambda: len(workers_of(server)) == 2, what="two workers")
-    ready = lambda: value(scrape(server).get("uai_model_ready", [])) == 2  # noqa: E731
+    ready = lambda: _ready_workers(server) == 2  # noqa: E731
     server.wait_until(lambda: _answers(server) and ready(), what="both workers ready")
     before = value(scrape(server)["uai_requests"], path="/service", status="200")
     served: list[str] = []
@@ -79,10 +79,18 @@ def test_one_scrape_counts_every_request_of_both_workers_and_drops_an_exited_wor
 
 
 def _answers(server) -> bool:
+    """Whether the server answers yet (a worker still booting on a loaded machine may not)."""
     try:
-        return requests.get(server.url + "/healthz", timeout=2).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(server.url + "/healthz", timeout=5).status_code == 200
+    except (requests.ConnectionError, requests.Timeout):
         return False
+
+
+def _ready_workers(server) -> float:
+    try:
+        return value(scrape(server).get("uai_model_ready", []))
+    except (requests.ConnectionError, requests.Timeout):
+        return 0
 
 
 @pytest.mark.slow

@@ -48,8 +48,8 @@ def start(root: Path, **env: str) -> Gunicorn:
 
 def ready(server: Gunicorn) -> bool:
     try:
-        return requests.get(server.url + "/readyz", timeout=2).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(server.url + "/readyz", timeout=5).status_code == 200
+    except (requests.ConnectionError, requests.Timeout):  # still booting on a loaded machine
         return False
 
 
