@@ -106,10 +106,11 @@ def demo(c, output_dir="demo-out"):
     run_demo(ROOT, ROOT / output_dir)
 
 
-@task(help={"write": "write the figures into BENCHMARKS.md (default: only print them)"})
+@task(help={"write": "write the figures into BENCHMARKS.md and DEPLOY.md (default: only print them)"})
 @user_errors
 def bench(c, write=False):
-    """Benchmarks that print figures: the server (req/s, p50, p99) and build/push."""
+    """Benchmarks that print figures: the server (req/s, p50, p99), build/push, Swarm scenarios."""
     flag = " --write" if write else ""
     c.run(f"{sys.executable} -m bench.server --variants{flag}", pty=False)
     c.run(f"{sys.executable} -m bench.build{flag}", pty=False)
+    c.run(f"{sys.executable} -m bench.swarm{flag}", pty=False)  # figures into DEPLOY.md

@@ -2,7 +2,8 @@
 
 Bake with default answers, make the local base image, then in the baked project run
 `invoke conf`, `build`, `smoke-test` and `push` to an authenticated local registry; remove
-the local image, pull it back by digest, run it, ask it, and print a summary.
+the local image, pull it back by digest, run it, ask it, write the deployment manifests
+(`invoke manifests`, by that digest), and print a summary.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def run_demo(template: Path, output_dir: Path) -> None:
         auth = {"username": "demo", "password": password}
         steps.run("pull by digest", lambda: client.images.pull(f"{repository}@{digest}", auth_config=auth))
         answer = steps.run("run and ask", lambda: ask_container(client, f"{repository}@{digest}"))
+        steps.run("manifests", lambda: invoke(project, env, "manifests"))  # deploy/, by the pushed digest
     if answer != EXPECTED_ANSWER:
         raise UserError(f"the pulled image answered {answer!r}, expected {EXPECTED_ANSWER!r}")
     print_summary(reference, digest, size, answer, steps)

@@ -18,8 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "{{cookiecutter.project_slug}}"
 sys.path.insert(0, str(TEMPLATE / "server"))
+sys.path.insert(0, str(TEMPLATE))
 
 from httpserver import config  # noqa: E402  (the knob table; imports no Django)
+from uaipack import deployment  # noqa: E402  (the deployment settings' table)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +65,15 @@ def knob_yaml() -> str:
     return "\n".join(lines) + "\n"
 
 
+def deploy_yaml() -> str:
+    """invoke.yaml's `deploy:` block: every deployment setting at its default, its help as the comment."""
+    lines = []
+    for spec in deployment.setting_specs():
+        lines.append(f"    # {spec.metadata['help']}")
+        lines.append(f"    {spec.name}: {json.dumps(spec.default)}")
+    return "\n".join(lines) + "\n"
+
+
 def knob_table() -> str:
     """The server README's table of knobs."""
     rows = ["| knob | meaning | default | environment |", "|---|---|---|---|"]
@@ -77,6 +88,7 @@ OUTPUTS = (
         TEMPLATE / "uaipack" / "conf.schema.json", config.server_schema, json_key=("properties", "server")
     ),
     Output(TEMPLATE / "invoke.yaml", knob_yaml, "  server:", "  # --- end of the server knobs"),
+    Output(TEMPLATE / "invoke.yaml", deploy_yaml, "  deploy:", "  # --- end of the deployment settings"),
     Output(TEMPLATE / "server" / "README.md", knob_table, "<!-- knobs:start -->", "<!-- knobs:end -->"),
 )
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make this machine ready for the demo and the tests: a Docker engine that answers, Debian's
-# docker-registry, htpasswd, debootstrap and wrk (the benchmarks' load generator). Never touches an engine that already runs.
+# docker-registry, htpasswd, debootstrap, wrk (the benchmarks' load generator) and apt lists that know haproxy
+# (the Swarm tests' load balancer, built from its .deb). Never touches an engine that already runs.
 # Also chromium and curl for the console's browser tests (Playwright drives chromium itself: no chromedriver).
 # Installs (Debian, as root) only what is missing; dockerd's log goes to $UAIPACK_LOG_DIR.
 set -euo pipefail
@@ -36,6 +37,16 @@ install_packages() {
     || fail "apt-get install $packages failed; see $LOG_DIR/apt.log"
 }
 
+# The Swarm tests' load balancer image is built offline from Debian's haproxy package, which
+# `apt-get download` fetches (bench/haproxy.py): apt's package lists must know it.
+ensure_apt_lists() {
+  apt-cache policy haproxy 2>/dev/null | grep -q 'Candidate: [0-9]' && return 0
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+    || fail "apt's package lists do not know haproxy; run apt-get update as root, then run this again"
+  say "apt-get update (the Swarm tests' load balancer is built from Debian's haproxy package)"
+  apt-get update -qq >"$LOG_DIR/apt.log" 2>&1 || fail "apt-get update failed; see $LOG_DIR/apt.log"
+}
+
 start_engine() {
   engine_answers && { say "Docker engine answers (left as it is)"; return 0; }
   [ "$(id -u)" = 0 ] || fail "no Docker engine answers and we are not root: start dockerd (or ask an admin), then run this again"
@@ -57,4 +68,5 @@ start_engine() {
 
 mkdir -p "$LOG_DIR" 2>/dev/null || LOG_DIR=$(mktemp -d)
 install_packages "$(missing_packages)"
+ensure_apt_lists
 start_engine

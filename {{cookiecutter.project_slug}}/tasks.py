@@ -66,13 +66,13 @@ def build(c, network=False, in_host=False, no_cache=False, ai_arch_v=None):
 @user_task(
     name="smoke-test",
     help={
-        "timeout": "seconds to wait for /readyz (uai.smoke_timeout_s)",
+        "timeout": "seconds to wait for /readyz (uai.startup_timeout_s)",
         "in_host": "test the image tagged for the internal registry",
     },
 )
 def smoke_test(c, timeout=None, in_host=False):
     """Run the image on 127.0.0.1, send samples/, check the answers; always removes the container."""
-    pipeline.smoke_step(settings(c, smoke_timeout_s=timeout, in_host=in_host), PROJECT)
+    pipeline.smoke_step(settings(c, startup_timeout_s=timeout, in_host=in_host), PROJECT)
 
 
 @user_task(
@@ -102,7 +102,7 @@ def push(
     )
     if skip_checks:
         print("skipping build and smoke-test (--skip-checks): pushing the image as it is")
-        pipeline.push_step(chosen)
+        pipeline.push_step(chosen, project=PROJECT)
     else:
         pipeline.publish(chosen, PROJECT)
 
@@ -220,3 +220,81 @@ def packdocker(
         request, settings(c, in_host=in_host, password_stdin=password_stdin, network_build=network)
     )
     pipeline.publish(chosen, pack_project(request, chosen, ROOT))
+
+
+# --- deployment: manifests for Kubernetes and Swarm, and the Swarm tasks (uaipack.manifests, uaipack.swarm)
+
+
+@user_task(help={"force": "overwrite files you edited too (default: keep them, write <file>.new beside)"})
+def manifests(c, force=False):
+    """Write deploy/ (Kubernetes base and overlays, Swarm stack) from invoke.yaml and the last push."""
+    from uaipack import manifests as writer
+    from uaipack.deployment import deployment
+
+    chosen = deployment(settings(c), PROJECT)
+    outcomes = writer.write_manifests(chosen, PROJECT.root / "deploy", force=force)
+    writer.report(outcomes, chosen, PROJECT.root)
+
+
+PASSWORD_STDIN_HELP = "read the registry password from stdin (else UHUB_PASSWORD, else Docker's stored login)"
+USERNAME_HELP = "registry user (else uai.username, else UHUB_USERNAME)"
+TIMEOUT_HELP = "seconds to wait for Swarm to converge (default: from uai.startup_timeout_s)"
+LOGIN_HELP = {"password_stdin": PASSWORD_STDIN_HELP, "username": USERNAME_HELP}
+
+
+def swarm_stack(c, **flags):
+    from uaipack.stack import Stack
+
+    return Stack(settings(c, **flags), PROJECT)
+
+
+def seconds(value):
+    return float(value) if value else None
+
+
+@user_task(help={**LOGIN_HELP, "timeout": TIMEOUT_HELP})
+def deploy(c, password_stdin=False, username=None, timeout=None):
+    """Deploy deploy/swarm/stack.yml to this engine's swarm and wait until its tasks serve."""
+    stack = swarm_stack(c, password_stdin=password_stdin, username=username)
+    with stack.login() as env:
+        stack.deploy(env, seconds(timeout))
+
+
+@user_task(
+    help={
+        "image": "image to roll out (default: uai.deploy.image, else the last push's digest)",
+        **LOGIN_HELP,
+        "timeout": TIMEOUT_HELP,
+    }
+)
+def update(c, image=None, password_stdin=False, username=None, timeout=None):
+    """Roll the stack to a new image one task at a time and wait; a failed update is rolled back."""
+    stack = swarm_stack(c, password_stdin=password_stdin, username=username)
+    with stack.login() as env:
+        stack.update(image, env, seconds(timeout))
+
+
+@user_task(positional=["replicas"], help={"replicas": "how many tasks serve", "timeout": TIMEOUT_HELP})
+def scale(c, replicas, timeout=None):
+    """Scale the stack's model service to REPLICAS tasks and wait until they serve."""
+    swarm_stack(c).scale(int(replicas), seconds(timeout))
+
+
+@user_task(
+    help={
+        "weight": "percent of the tasks (so of the requests) that run the canary; 0 ends it",
+        "image": "the canary's image (default: uai.deploy.canary_image, else the last push's digest)",
+        **LOGIN_HELP,
+    }
+)
+def canary(c, weight, image=None, password_stdin=False, username=None):
+    """Run a canary image on a share of the stack's tasks (UAI's gray release); --weight 0 ends it."""
+    stack = swarm_stack(c, password_stdin=password_stdin, username=username)
+    with stack.login() as env:
+        stack.canary(int(weight), image, env)
+
+
+@user_task()
+def undeploy(c):
+    """Remove the stack from this engine's swarm (docker stack rm)."""
+    swarm_stack(c).remove()

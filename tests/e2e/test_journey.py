@@ -43,8 +43,12 @@ def test_the_image_carries_oci_labels_runs_as_non_root_and_has_a_healthcheck(
         "ai.uaipack.conf.digest",
     } <= set(labels)
     assert labels["ai.uaipack.framework"] == "self"
-    assert config["User"] == "uai" and "8080/tcp" in config["ExposedPorts"]
-    assert "python3" in " ".join(config["Healthcheck"]["Test"])
+    assert (
+        config["User"] == "10001:0" and "8080/tcp" in config["ExposedPorts"]
+    )  # numeric: runAsNonRoot checks it
+    assert "python3" in " ".join(config["Healthcheck"]["Test"]) and "/readyz" in " ".join(
+        config["Healthcheck"]["Test"]
+    )
 
 
 def test_the_image_pulled_back_by_digest_runs_and_answers(pushed, baked, docker_client, reference_of):

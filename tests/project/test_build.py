@@ -8,7 +8,9 @@ from uaipack.conf import write_conf
 
 
 def render(project, network=False):
-    return build.render_dockerfile(project, "base:1", network, {"a.label": 'quote " inside'})
+    return build.render_dockerfile(
+        project, "base:1", network, {"a.label": 'quote " inside'}, startup_timeout_s=120
+    )
 
 
 def test_the_dockerfile_installs_offline_by_default_and_from_the_index_when_asked(project):
@@ -25,7 +27,7 @@ def test_layers_go_from_packages_to_server_to_model_to_code_to_conf(project):
 
 def test_the_service_runs_as_a_non_root_user_with_a_healthcheck_and_labels_last(project):
     text = render(project)
-    assert "USER uai" in text and "EXPOSE 8080" in text and "HEALTHCHECK" in text
+    assert "USER 10001:0" in text and "EXPOSE 8080" in text and "HEALTHCHECK" in text
     assert text.rstrip().splitlines()[-1] == 'LABEL a.label="quote \\" inside"'
 
 

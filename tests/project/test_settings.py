@@ -74,15 +74,19 @@ def test_the_tools_the_server_and_uai_read_yes_no_with_one_parser():
 
 
 def test_numbers_from_the_environment_become_numbers():
-    settings = Settings.from_config({"smoke_timeout_s": "30", "push_attempts": "5"})
-    assert (settings.smoke_timeout_s, settings.push_attempts) == (30.0, 5)
+    settings = Settings.from_config({"startup_timeout_s": "30", "push_attempts": "5"})
+    assert (settings.startup_timeout_s, settings.push_attempts) == (30.0, 5)
+
+
+def test_the_old_name_smoke_timeout_s_still_sets_the_startup_time():
+    assert Settings.from_config({"smoke_timeout_s": 45}).startup_timeout_s == 45
 
 
 @pytest.mark.parametrize(
     ("setting", "says"),
     [
         ({"push_attempts": 0}, "uai.push_attempts is 0; it must be at least 1"),
-        ({"smoke_timeout_s": "0"}, "uai.smoke_timeout_s is 0; give the server more than 0 s"),
+        ({"startup_timeout_s": "0"}, "uai.startup_timeout_s is 0; give the model more than 0 s"),
         ({"push_attempts": "three"}, "uai.push_attempts is 'three'; use a number"),
     ],
 )

@@ -121,7 +121,7 @@ def users_edits(project: Path) -> None:
     stub = project / "code" / "mnist_inference.py"
     stub.write_text(stub.read_text() + USERS_STUB_LINE)
     (project / "samples" / "two.json").write_text(USERS_SAMPLE)
-    edit(project / "invoke.yaml", "smoke_timeout_s: 120 ", "smoke_timeout_s: 90  ")
+    edit(project / "invoke.yaml", "startup_timeout_s: 120 ", "startup_timeout_s: 90  ")
     commit_all(project, "the user's edits")
 
 
@@ -234,7 +234,7 @@ def test_the_users_stub_sample_and_invoke_yaml_value_are_kept(upgraded, scenario
     assert (project / "samples" / "two.json").read_text() == USERS_SAMPLE
     assert "# newer template" not in (project / "requirements.txt").read_text()
     settings = (project / "invoke.yaml").read_text()
-    assert "smoke_timeout_s: 90 " in settings and settings.startswith(NEWER_FIRST_LINE)  # kept and merged
+    assert "startup_timeout_s: 90 " in settings and settings.startswith(NEWER_FIRST_LINE)  # kept and merged
 
 
 @pytest.mark.docker

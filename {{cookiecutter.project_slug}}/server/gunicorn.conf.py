@@ -35,6 +35,8 @@ workers = _settings.workers
 graceful_timeout = max(1, round(_settings.graceful_timeout_s))
 # The heartbeat comes from the worker's event loop, which a long execute does not block.
 timeout = max(30, int(_settings.request_timeout_s) + 10)
+# The heartbeat files go to memory: the image runs on a read-only root file system.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Each worker loads its own model after the fork; a preloaded one would lose its threads.
 preload_app = False
 accesslog = None  # the server writes its own access line (with the batch size)

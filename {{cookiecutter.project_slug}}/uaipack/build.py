@@ -24,6 +24,7 @@ import jinja2
 
 from uaipack import UserError, engine, server_module, wheels
 from uaipack.conf import conf_digest
+from uaipack.deployment import HEALTH_RETRIES, PROBE_PERIOD_S
 from uaipack.progress import BuildSteps, say
 from uaipack.settings import Project, Settings
 
@@ -117,7 +118,11 @@ def stage_context(settings: Settings, project: Project, conf: dict[str, Any], ne
     stage_samples(project, context)
     make_readable(context)
     dockerfile = render_dockerfile(
-        project, settings.base_image, network, image_labels(settings, project, conf)
+        project,
+        settings.base_image,
+        network,
+        image_labels(settings, project, conf),
+        startup_timeout_s=settings.startup_timeout_s,
     )
     project.dockerfile.write_text(dockerfile, encoding="utf-8")
     (context / "uaiservice.Dockerfile").write_text(dockerfile, encoding="utf-8")
@@ -177,13 +182,21 @@ def make_readable(root: Path) -> None:
         path.chmod(mode | (0o755 if path.is_dir() else 0o644))
 
 
-def render_dockerfile(project: Project, base_image: str, network: bool, labels: dict[str, str]) -> str:
+def render_dockerfile(
+    project: Project, base_image: str, network: bool, labels: dict[str, str], *, startup_timeout_s: float
+) -> str:
     if not project.dockerfile_template.is_file():
         raise UserError(f"{project.dockerfile_template} is missing; restore it from the template.")
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     template = environment.from_string(project.dockerfile_template.read_text(encoding="utf-8"))
     return template.render(
-        base_image=base_image, network_build=network, labels=labels, server_root=IMAGE_SERVER_ROOT
+        base_image=base_image,
+        network_build=network,
+        labels=labels,
+        server_root=IMAGE_SERVER_ROOT,
+        startup_timeout_s=round(startup_timeout_s),
+        health_interval_s=PROBE_PERIOD_S,
+        health_retries=HEALTH_RETRIES,
     )
 
 

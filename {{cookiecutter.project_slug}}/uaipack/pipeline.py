@@ -16,6 +16,7 @@ from typing import IO
 from uaipack import UserError
 from uaipack.build import BuiltImage, build_image
 from uaipack.conf import ensure_conf, load_conf
+from uaipack.deployment import record_push
 from uaipack.progress import human_bytes, say
 from uaipack.push import REFUSED_PASSWORD_FLAG, USERNAME_ENV, Pushed, login, push_image, read_password
 from uaipack.samples import find_samples
@@ -45,11 +46,12 @@ def smoke_step(settings: Settings, project: Project) -> SmokeReport:
     samples = find_samples(project.samples_dir) if project.samples_dir is not None else []
     if not samples:
         say("no samples for this code: checking readiness and refusals only")
-    return smoke_test(settings.image_reference(), samples, settings.smoke_timeout_s)
+    return smoke_test(settings.image_reference(), samples, settings.startup_timeout_s)
 
 
-def push_step(settings: Settings, stdin: IO[str] = sys.stdin) -> Pushed:
-    """Log in (password from stdin, UHUB_PASSWORD or Docker's store), push, check the digest."""
+def push_step(settings: Settings, stdin: IO[str] = sys.stdin, project: Project | None = None) -> Pushed:
+    """Log in (password from stdin, UHUB_PASSWORD or Docker's store), push, check the digest;
+    with `project`, record the digest there, so that `invoke manifests` names the image by it."""
     password = read_password(settings.password_stdin, stdin)
     registry = settings.registry_host()
     login(registry, settings.username or os.environ.get(USERNAME_ENV), password)
@@ -59,6 +61,8 @@ def push_step(settings: Settings, stdin: IO[str] = sys.stdin) -> Pushed:
         f"({human_bytes(pushed.bytes_pushed)}), {pushed.layers_skipped} already there, {pushed.seconds:.1f} s"
     )
     say(SUCCESS_LINE.format(reference=pushed.reference), style="bold green")
+    if project is not None:
+        record_push(project, pushed.reference, pushed.digest)
     return pushed
 
 
@@ -72,4 +76,4 @@ def publish(settings: Settings, project: Project) -> Pushed:
     """Build, smoke-test and push: what `invoke push` and `invoke packdocker` both do."""
     build_step(settings, project)
     smoke_step(settings, project)
-    return push_step(settings)
+    return push_step(settings, project=project)

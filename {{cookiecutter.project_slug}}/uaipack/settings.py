@@ -36,9 +36,10 @@ class Settings:
     image_name: str = ""
     username: str = ""
     network_build: bool = False
-    smoke_timeout_s: float = 120.0
+    startup_timeout_s: float = 120.0  # how long the model may take to load (smoke test, probes)
     push_attempts: int = 3
     server: Mapping[str, int] = dataclasses.field(default_factory=lambda: dict(SERVER_DEFAULTS))
+    deploy: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # typed by uaipack.deployment
     base_images: Mapping[str, str] = dataclasses.field(default_factory=dict)
     packages: tuple[str, ...] = ()  # added to requirements.txt (set by packdocker --ai-arch-v)
     # Choices of one run, given as task flags (invoke.yaml may set them too):
@@ -50,6 +51,8 @@ class Settings:
     def from_config(cls, section: Mapping[str, Any] | None, **overrides: Any) -> Settings:
         """Settings from invoke's `uai` section; overrides (the task's flags) that are None are ignored."""
         values = dict(section or {})
+        if "smoke_timeout_s" in values:  # its name before it also set the probes' startup time
+            values.setdefault("startup_timeout_s", values.pop("smoke_timeout_s"))
         values.update({key: value for key, value in overrides.items() if value is not None})
         fields = {field.name: field for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(fields))
@@ -61,6 +64,7 @@ class Settings:
         for name, value in values.items():
             values[name] = _typed(name, fields[name].type, value)
         values["server"] = {**SERVER_DEFAULTS, **dict(values.get("server") or {})}
+        values["deploy"] = dict(values.get("deploy") or {})
         values["base_images"] = dict(values.get("base_images") or {})
         values["packages"] = tuple(values.get("packages") or ())
         return cls(**values)
@@ -70,9 +74,9 @@ class Settings:
             raise UserError(
                 f"uai.push_attempts is {self.push_attempts}; it must be at least 1 (tries per push)."
             )
-        if self.smoke_timeout_s <= 0:
+        if self.startup_timeout_s <= 0:
             raise UserError(
-                f"uai.smoke_timeout_s is {self.smoke_timeout_s:g}; give the server more than 0 s to start."
+                f"uai.startup_timeout_s is {self.startup_timeout_s:g}; give the model more than 0 s to load."
             )
 
     def registry_host(self) -> str:

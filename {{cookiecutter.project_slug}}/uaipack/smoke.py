@@ -140,7 +140,7 @@ def wait_ready(container, base_url: str, timeout_s: float) -> float:
     show_log(container)
     raise UserError(
         f"the server was not ready within {timeout_s:.0f} s; see its log above, "
-        "or allow more time with --timeout (uai.smoke_timeout_s)."
+        "or allow more time with --timeout (uai.startup_timeout_s)."
     )
 
 
