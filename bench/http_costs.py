@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "{{cookiecutter.project_slug}}" / "server")]
 
 import uvloop  # noqa: E402
-from httpserver import metrics  # noqa: E402
+from httpserver import exposition, metrics  # noqa: E402
 from httpserver.protocol import GuardedHttpProtocol  # noqa: E402
 from uvicorn.config import Config  # noqa: E402
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: E402
@@ -120,7 +120,7 @@ def per_call_us(function, calls: int = 200_000) -> float:
 def compare_metrics() -> dict[str, float]:
     """Microseconds per request (and per publish) of the ways to count one request."""
     ours = metrics.Metrics()
-    client = metrics.ClientMetrics(None)
+    client = exposition.ClientMetrics(None)
     child = client.requests.labels("/service", "200")
     counted = {
         "counted in Python, published later (the server)": per_call_us(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from httpserver import metrics, multiprocess
+from httpserver.version import runtime_info
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.support import write_project
@@ -64,7 +65,7 @@ def test_one_scrape_counts_every_request_of_both_workers_and_drops_an_exited_wor
     assert value([sample for sample in latency if sample.name.endswith("_count")]) >= len(served)
     assert {sample.labels["pid"] for sample in families["uai_model_ready"]} == set(served)
     assert {sample.labels["pid"] for sample in families["process_resident_memory_bytes"]} == set(served)
-    assert families["uaipack_build_info"][0].labels["version"] == metrics.runtime_info()["version"]
+    assert families["uaipack_build_info"][0].labels["version"] == runtime_info()["version"]
     assert "python_info" in families
 
     killed = int(served[0])
@@ -98,7 +99,8 @@ def test_the_shared_directory_is_new_at_every_start_and_removed_at_exit(tmp_path
     server = gunicorn(write_project(tmp_path, PID_MODULE, PID_CONF))
     server.wait_until(lambda: _answers(server), what="the server")
     directory = Path(f"/dev/shm/uai-metrics-{server.process.pid}")
-    assert any(directory.glob("*.db"))
+    # the worker's files appear with its first publish, a second after it starts
+    server.wait_until(lambda: any(directory.glob("*.db")), timeout=10, what="the worker's metric files")
     server.stop()
     assert not directory.exists()
 
