@@ -102,12 +102,10 @@ class BakedBench:
         return push_step(self.settings)
 
     def wheelhouse(self) -> dict[str, str]:
-        from uaipack import wheels
-        from uaipack.build import image_requirements
+        from uaipack import packages
 
         started = time.monotonic()
-        target = wheels.base_image_target(self.settings.base_image)
-        wheels.wheelhouse(image_requirements(self.settings, self.project), target)
+        packages.resolve(self.settings, self.project, network=False)  # the wheelhouses the build uses
         return {"wheelhouse (host pip download, first time)": f"{time.monotonic() - started:.1f} s"}
 
     def cold_build(self, figures: dict[str, str]) -> float:

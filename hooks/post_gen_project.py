@@ -4,7 +4,9 @@ Every framework's optional files ship in the template; this hook keeps the chose
 removes the rest, so the template has no conditional file names.
 """
 
+import ast
 import json
+import keyword
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +15,8 @@ ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 PROJECT = Path.cwd()
 STUBS = PROJECT / "code" / "_stubs"
 FRAMEWORK_FILES = PROJECT / "_frameworks"
+STUB_CLASS = "MnistModel"  # the class name every stub is written with
+CACHES = (".ruff_cache", ".pytest_cache", "__pycache__")  # left in the template folder by its own tests
 
 
 def place_inference_stub(framework: str, main_file: str) -> Path:
@@ -25,6 +29,29 @@ def place_inference_stub(framework: str, main_file: str) -> Path:
     shutil.move(str(STUBS / f"{framework}.py"), target)
     shutil.rmtree(STUBS)
     return target
+
+
+def name_inference_class(stub: Path, main_class: str) -> None:
+    """Rename the stub's class to the `main_class` answer. Stubs are plain Python, never rendered:
+    the answer is a validated identifier (pre-gen checks it, and so does this), put at the one
+    `class` statement the parser finds, so no answer is ever pasted into code by a template."""
+    if not main_class.isidentifier() or keyword.iskeyword(main_class):
+        raise SystemExit(f"ERROR: main_class {main_class!r} is not a Python class name.")
+    lines = stub.read_text(encoding="utf-8").splitlines(keepends=True)
+    [line_number] = [
+        node.lineno
+        for node in ast.parse("".join(lines)).body
+        if isinstance(node, ast.ClassDef) and node.name == STUB_CLASS
+    ]
+    lines[line_number - 1] = lines[line_number - 1].replace(f"class {STUB_CLASS}", f"class {main_class}", 1)
+    stub.write_text("".join(lines), encoding="utf-8")
+
+
+def remove_caches() -> None:
+    """Drop tool caches the template folder may hold: a baked project starts clean."""
+    for name in CACHES:
+        for cache in list(PROJECT.rglob(name)):
+            shutil.rmtree(cache, ignore_errors=True)
 
 
 def place_model_dir(model_dir: str) -> Path:
@@ -68,8 +95,10 @@ def print_next_steps(slug: str, framework: str, model_dir: str, stub: Path) -> N
 def main() -> int:
     framework = ANSWERS["framework"]
     stub = place_inference_stub(framework, ANSWERS["main_file"])
+    name_inference_class(stub, ANSWERS["main_class"])
     place_model_dir(ANSWERS["model_dir"])
     place_framework_files(framework)
+    remove_caches()
     record_template_origin()
     print_next_steps(ANSWERS["project_slug"], framework, ANSWERS["model_dir"], stub)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,12 +59,50 @@ def test_every_supported_combination_bakes_a_fully_rendered_project(tmp_path, an
     assert not (project / "_frameworks").exists()
 
 
+RUFF = Path(sys.executable).parent / "ruff"
+
+
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=lambda a: "-".join(a.values()))
-def test_baked_python_files_compile(tmp_path, answers):
+def test_baked_python_files_compile_and_pass_the_projects_own_ruff_check_and_format(tmp_path, answers):
     project = bake(tmp_path, **answers)
     sources = [str(path) for path in project.rglob("*.py")]
     result = subprocess.run(["python3", "-m", "py_compile", *sources], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    assert (project / "ruff.toml").is_file()
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        lint = subprocess.run([str(RUFF), *command], cwd=project, capture_output=True, text=True)
+        assert lint.returncode == 0, f"ruff {command[0]}: {lint.stdout}{lint.stderr}"
+
+
+HOSTILE_NAMES = [
+    'Evil """ import os',
+    "Evil ''' x",
+    "Back\\slash \\",
+    "Two\nlines",
+    '"""\nraise SystemExit(3)\n#',
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
+def test_a_project_name_holding_quotes_backslashes_or_newlines_stays_text_and_never_reaches_code(
+    tmp_path, name
+):
+    project = bake(tmp_path, project_name=name, project_slug="hostile", framework="keras")
+
+    assert name in (project / "README.md").read_text()
+    for path in project.rglob("*.py"):
+        assert name not in path.read_text(), path
+    stub = project / "code" / "mnist_inference.py"
+    compile(stub.read_text(), str(stub), "exec")  # still Python
+    assert "class MnistModel(KerasAiUcloudModel):" in stub.read_text()
+
+
+def test_stubs_are_plain_python_copied_without_rendering_and_named_by_the_validated_class_answer(tmp_path):
+    project = bake(tmp_path, framework="pytorch", main_class="Digit_Net2")
+
+    stub = (project / "code" / "mnist_inference.py").read_text()
+    assert "class Digit_Net2(PyTorchModel):" in stub and "MnistModel" not in stub
+    assert "def __init__" not in stub  # the base class's constructor is all a stub needs
 
 
 def test_dotted_main_file_becomes_an_importable_package(tmp_path):

@@ -10,7 +10,8 @@ from pathlib import Path
 from invoke import Exit, task
 from uaipack import conf as confs
 from uaipack import exit_on_user_error, pipeline
-from uaipack.packdocker import PackRequest, pack_project, pack_settings, with_arch
+from uaipack.catalogue import with_arch
+from uaipack.packdocker import PackRequest, pack_project, pack_settings
 from uaipack.settings import Project, Settings
 
 ROOT = Path(__file__).resolve().parent

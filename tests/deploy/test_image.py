@@ -65,7 +65,7 @@ def test_no_program_in_the_image_is_setuid_and_every_served_file_is_root_s_and_r
     with running(docker_client, built_images["v1"], **LOCKED_DOWN) as (container, _):
         # find exits 1 on the folders this uid may not list (/root): only what it prints counts.
         assert shell(container, "find / -xdev -type f -perm /6000 2>/dev/null")[1] == ""
-        unreadable = "find /ai-ucloud-client-django /opt/venv ! -perm -g+r -o ! -user root | head"
+        unreadable = "find /ai-ucloud-client-django /opt/uai ! -perm -g+r -o ! -user root | head"
         assert shell(container, unreadable) == (0, "")
 
 

@@ -95,7 +95,8 @@ def test_packdocker_framework_form_writes_the_conf_and_pushes(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert result.stdout.strip().splitlines()[-1].endswith(f"images:{registry.address}/uai/caffe-style:v1")
     written = json.loads((baked / ".uaipack" / "packdocker-conf.json").read_text())
-    assert written["http_server"]["caffe"] == {"model_dir": "./checkpoint_dir", "model_name": "digits"}
+    caffe = written["http_server"]["caffe"]
+    assert (caffe["model_dir"], caffe["model_name"], caffe["pixel_std"]) == ("./checkpoint_dir", "digits", 1)
 
 
 def test_packdocker_refuses_a_password_flag_before_doing_anything(baked, run_invoke, uai_project):

@@ -57,8 +57,11 @@ class BakedModel:
     def model_dir(self) -> Path:
         return self.code_dir / "checkpoint_dir"
 
-    def invoke(self, *arguments: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-        """Run `invoke <arguments>` in the project as a user would; the output is kept for messages."""
+    def invoke(
+        self, *arguments: str, timeout: float = 1800, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run `invoke <arguments>` in the project as a user would (`env`: more environment
+        variables, e.g. INVOKE_UAI_* settings); the output is kept for messages."""
         started = time.monotonic()
         result = subprocess.run(
             [sys.executable, "-m", "invoke", *arguments],
@@ -66,6 +69,7 @@ class BakedModel:
             capture_output=True,
             text=True,
             timeout=timeout,
+            env={**os.environ, **(env or {})},
         )
         seconds = time.monotonic() - started
         print(f"[{self.framework}] invoke {' '.join(arguments)}: exit {result.returncode} in {seconds:.1f} s")
@@ -97,7 +101,8 @@ def bake_with_model(output_dir: Path, framework: str) -> BakedModel:
 
 
 def write_samples(samples: Path, framework: str, case: Case) -> None:
-    """`samples/<framework>-<i>.json` request bodies, each beside its `.expected.json` answer.
+    """`samples/<framework>-<i>.json` request bodies, each beside its `.expected.json` answer, and
+    the case's image files (`digit-<i>.png`, `.jpg`) beside the class the model gives each.
 
     The folder is emptied first: only this model's answers are known here (that a fresh
     project ships no foreign sample is a test of its own).
@@ -107,6 +112,9 @@ def write_samples(samples: Path, framework: str, case: Case) -> None:
     for index, (body, expected) in enumerate(zip(case.inputs, case.expected, strict=True)):
         (samples / f"{framework}-{index}.json").write_text(json.dumps(body))
         (samples / f"{framework}-{index}.expected.json").write_text(json.dumps(expected))
+    for file_name, image, digit, _ in case.images:  # UAI's image requests, answered "2\n"
+        (samples / file_name).write_bytes(image)
+        (samples / f"{file_name.split('.')[0]}.expected").write_text(f"{digit}\n")
 
 
 def load_stub(baked: BakedModel, monkeypatch: pytest.MonkeyPatch):
@@ -122,11 +130,11 @@ def load_stub(baked: BakedModel, monkeypatch: pytest.MonkeyPatch):
     return getattr(module, exec_section["main_class"])(conf)
 
 
-def request(body: bytes):
+def request(body: bytes, content_type: str = "application/json"):
     """One request as the server hands it to `execute`."""
     from httpserver.inputs import RequestInput
 
-    return RequestInput(body, "application/json")
+    return RequestInput(body, content_type)
 
 
 def assert_close(actual, expected) -> None:

@@ -11,7 +11,9 @@ from frameworks.conftest import BakedModel, assert_close, bake, load_stub, reque
 from frameworks.models import MAKERS, Case, make_keras
 
 FRAMEWORKS = list(MAKERS)
+VISION = ["keras", "caffe", "tensorflow", "pytorch", "onnx"]
 each_framework = pytest.mark.parametrize("baked", FRAMEWORKS, indirect=True)
+each_vision_framework = pytest.mark.parametrize("baked", VISION, indirect=True)
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -83,6 +85,25 @@ def test_the_project_passes_its_own_invoke_test_on_the_host_and_fails_on_a_wrong
     assert f"{baked.framework}-0" in result.stdout + result.stderr
 
 
+@each_vision_framework
+def test_the_stub_answers_png_and_jpeg_digits_with_the_class_the_model_gives_them_and_most_are_right(
+    baked, monkeypatch
+):
+    assert baked.invoke("conf").returncode == 0
+    model = load_stub(baked, monkeypatch)
+    files = baked.case.images
+    batch = [request(image, "application/octet-stream") for _, image, _, _ in files]  # by magic bytes
+    batch.insert(2, request(b"\x89PNG\r\n\x1a\n broken", "image/png"))
+
+    answers = model.execute(batch, len(batch))
+
+    body, status, _ = answers.pop(2)
+    assert status == 400 and "cannot be decoded" in json.loads(body)["error"]
+    assert answers == [f"{digit}\n" for _, _, digit, _ in files]  # the model's own answer, UAI's text
+    right = sum(digit == truth for _, _, digit, truth in files)
+    assert right >= 5 and baked.case.accuracy >= 0.85, (right, baked.case.accuracy)
+
+
 @pytest.mark.parametrize(
     ("layout", "answers"),
     [
@@ -125,3 +146,5 @@ def test_the_image_answers_the_samples_like_the_model_run_directly_in_a_containe
     assert smoke.returncode == 0, smoke.stdout[-3000:] + smoke.stderr[-3000:]
     for index in range(len(baked.case.inputs)):
         assert f"{baked.framework}-{index}" in smoke.stdout  # every sample was sent and compared
+    for file_name, *_ in baked.case.images:  # PNG and JPEG digits, answered with their class
+        assert file_name.split(".")[0] in smoke.stdout

@@ -39,3 +39,14 @@ def settings():
     from uaipack.settings import Settings
 
     return Settings.from_config({"registry": "127.0.0.1:5000", "namespace": "demo", "image_name": "mnist:v1"})
+
+
+@pytest.fixture
+def no_package_resolution(monkeypatch):
+    """The build's package step with no engine and no index: a base image that has nothing, and
+    nothing to install (the staging of everything else is what such a test checks)."""
+    from uaipack import packages, wheels
+
+    target = wheels.Target("3.11", "cp", ("cp311",), ("linux_x86_64",))
+    resolved = packages.Resolved(wheels.BasePython(target), (), packages.ModelPackages((), ()))
+    monkeypatch.setattr(packages, "resolve", lambda *args: resolved)

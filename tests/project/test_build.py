@@ -14,13 +14,13 @@ def render(project, network=False):
 
 
 def test_the_dockerfile_installs_offline_by_default_and_from_the_index_when_asked(project):
-    assert "--no-index --find-links /tmp/wheels" in render(project)
+    assert "--no-index --no-deps" in render(project) and "/tmp/wheels/server/*.whl" in render(project)
     assert "--no-index" not in render(project, network=True)
 
 
 def test_layers_go_from_packages_to_server_to_model_to_code_to_conf(project):
     text = render(project)
-    order = ["COPY --from=packages /opt/venv", "COPY server/", "COPY model/", "COPY code/", "COPY conf.json"]
+    order = ["COPY --from=packages /opt/uai", "COPY server/", "COPY model/", "COPY code/", "COPY conf.json"]
     positions = [text.index(line) for line in order]
     assert positions == sorted(positions)
 
@@ -31,8 +31,9 @@ def test_the_service_runs_as_a_non_root_user_with_a_healthcheck_and_labels_last(
     assert text.rstrip().splitlines()[-1] == 'LABEL a.label="quote \\" inside"'
 
 
-def test_the_context_splits_model_files_from_code_and_leaves_caches_out(settings, project, monkeypatch):
-    monkeypatch.setattr(build, "stage_wheels", lambda *args: (args[2]).mkdir())
+def test_the_context_splits_model_files_from_code_and_leaves_caches_out(
+    settings, project, no_package_resolution
+):
     (project.code_dir / "checkpoint_dir" / "weights.bin").write_bytes(b"w")
     (project.code_dir / "__pycache__").mkdir()
     (project.code_dir / "__pycache__" / "x.pyc").write_bytes(b"")
@@ -44,6 +45,7 @@ def test_the_context_splits_model_files_from_code_and_leaves_caches_out(settings
     assert not (context / "code" / "__pycache__").exists()
     assert not (context / "server" / "requirements.txt").exists()
     assert (context / "uaiservice.Dockerfile").read_text() == project.dockerfile.read_text()
+    assert (context / "bin" / "gunicorn").stat().st_mode & 0o111  # the start command
 
 
 def test_the_source_label_never_carries_credentials_of_the_git_remote(tmp_path):

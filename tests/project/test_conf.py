@@ -23,13 +23,16 @@ def test_the_default_conf_has_exec_a_framework_section_and_the_server_knobs(sett
     validate_schema(conf)
 
 
-def test_a_keras_conf_has_the_keys_uai_expects(settings):
+def test_a_keras_conf_has_the_keys_uai_expects_and_uais_pixel_scaling_for_images(settings):
     keras = dataclasses.replace(settings, framework="keras", all_one_file=True)
     assert conf_from_settings(keras)["http_server"]["keras"] == {
         "model_dir": "./checkpoint_dir",
         "model_name": "mnist_model",
         "all_one_file": True,
         "model_arch_type": "json",
+        "pixel_mean": 0,
+        "pixel_std": 255,
+        "image_answer": "class",
     }
 
 

@@ -24,9 +24,8 @@ class Echo:
 
 
 def test_the_samples_are_staged_and_copied_after_the_conf_so_a_code_change_rebuilds_little(
-    settings, project, monkeypatch
+    settings, project, no_package_resolution
 ):
-    monkeypatch.setattr(build, "stage_wheels", lambda *args: (args[2]).mkdir())
     (project.root / "samples").mkdir()
     (project.root / "samples" / "two.json").write_text("[2]")
     context = build.stage_context(settings, project, write_conf(settings, project), network=False)
@@ -36,8 +35,7 @@ def test_the_samples_are_staged_and_copied_after_the_conf_so_a_code_change_rebui
     assert "ENV UAI_SAMPLES_DIR=/opt/uai/samples" in dockerfile
 
 
-def test_a_project_without_samples_stages_an_empty_folder(settings, project, monkeypatch):
-    monkeypatch.setattr(build, "stage_wheels", lambda *args: (args[2]).mkdir())
+def test_a_project_without_samples_stages_an_empty_folder(settings, project, no_package_resolution):
     conf = write_conf(settings, project)
     context = build.stage_context(settings, project, conf, network=False)
     assert list((context / "samples").iterdir()) == []

@@ -75,7 +75,8 @@ def test_the_framework_form_writes_the_conf_from_its_parameters(settings, projec
     )
     packed = pack_project(request, pack_settings(request, settings), project.root)
     conf = json.loads(packed.conf_path.read_text())
-    assert conf["http_server"]["caffe"] == {"model_dir": "./checkpoint_dir", "model_name": "digits"}
+    caffe = conf["http_server"]["caffe"]
+    assert (caffe["model_dir"], caffe["model_name"], caffe["pixel_std"]) == ("./checkpoint_dir", "digits", 1)
     assert packed.conf_path.is_file() and packed.conf_path.parent.name == ".uaipack"
 
 

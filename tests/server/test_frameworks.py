@@ -1,5 +1,7 @@
 """uai.frameworks: the one table of model files per conf section."""
 
+import importlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,12 +103,25 @@ def test_the_code_root_is_uai_code_dir_when_set_else_the_server_root(monkeypatch
     assert (frameworks.default_code_root() / "uai" / "frameworks.py").is_file()
 
 
-def test_the_module_imports_no_framework_or_server_code():
+def test_the_registry_imports_nothing_but_the_standard_library_and_the_yes_no_parser():
     source = Path(frameworks.__file__).read_text()
-    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
-    assert imports == [
-        "from __future__ import annotations",
-        "import os",
-        "from pathlib import Path",
-        "from uai.values import yes_no",  # the one yes/no parser, itself importing nothing
-    ]
+    modules = {
+        line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))
+    }
+    assert modules <= set(sys.stdlib_module_names) | {"__future__", "uai"}  # uai.values: the yes/no parser
+
+
+def test_every_template_framework_has_a_base_class_that_names_its_section_and_pinned_packages():
+    for name in frameworks.TEMPLATE_FRAMEWORKS:
+        entry = frameworks.get(name)
+        module, _, cls = entry.base_class.rpartition(".")
+        assert importlib.import_module(module).__dict__[cls].framework == name
+        assert all("==" in package for package in entry.packages), name
+        assert entry.takes_images == bool(entry.key("image_answer")), name
+
+
+def test_a_missing_key_means_the_registrys_default():
+    assert frameworks.get("keras").default("pixel_std") == 255
+    assert frameworks.get("caffe").default("pixel_std") == 1  # Caffe's raw 0..255 pixels
+    assert frameworks.get("pytorch").default("input_shape") == [1, 28, 28]
+    assert frameworks.get("keras").default("no_such_key") is None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import os
 import re
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ from typing import Any
 import docker
 import jinja2
 
-from uaipack import UserError, engine, server_module, wheels
+from uaipack import UserError, engine, packages, server_module
 from uaipack.conf import conf_digest
 from uaipack.deployment import HEALTH_RETRIES, PROBE_PERIOD_S
 from uaipack.progress import BuildSteps, say
@@ -82,32 +81,14 @@ def require_base_image(base_image: str) -> docker.models.images.Image:
     return image
 
 
-def image_requirements(settings: Settings, project: Project) -> list[str]:
-    """The requirement lines the image installs, in the order that keys the wheelhouse: the
-    model's (with `settings.packages`), then the server's."""
-    return [
-        *wheels.requirement_lines(project.requirements),
-        *settings.packages,
-        *wheels.requirement_lines(project.server_dir / "requirements.txt"),
-    ]
-
-
 def stage_context(settings: Settings, project: Project, conf: dict[str, Any], network: bool) -> Path:
     """Write the build context under .uaipack/context and uaiservice.Dockerfile beside the template."""
     context = project.work_dir / "context"
     if context.exists():
         shutil.rmtree(context)
-    (context / "requirements").mkdir(parents=True)
-    server_requirements = project.server_dir / "requirements.txt"
-    for source, name in ((server_requirements, "server.txt"), (project.requirements, "model.txt")):
-        if not source.is_file():
-            raise UserError(f"{source} is missing; restore it from the template (it may be empty).")
-        shutil.copyfile(source, context / "requirements" / name)
-    if settings.packages:  # e.g. the framework packages an --ai-arch-v catalogue entry names
-        with (context / "requirements" / "model.txt").open("a", encoding="utf-8") as model_requirements:
-            model_requirements.write("\n" + "\n".join(settings.packages) + "\n")
-    requirements = image_requirements(settings, project)
-    stage_wheels(settings.base_image, requirements, context / "wheels", network)
+    resolved = packages.resolve(settings, project, network)
+    packages.report(resolved, project.code_dir)
+    packages.stage(resolved, context)
     shutil.copytree(
         project.server_dir,
         context / "server",
@@ -127,19 +108,6 @@ def stage_context(settings: Settings, project: Project, conf: dict[str, Any], ne
     project.dockerfile.write_text(dockerfile, encoding="utf-8")
     (context / "uaiservice.Dockerfile").write_text(dockerfile, encoding="utf-8")
     return context
-
-
-def stage_wheels(base_image: str, requirements: list[str], destination: Path, network: bool) -> None:
-    destination.mkdir()
-    if network:
-        return  # a networked build lets pip in the image reach the index itself
-    say(f"resolving {len(requirements)} Python requirement(s) for the base image on the host...")
-    house = wheels.wheelhouse(requirements, wheels.base_image_target(base_image))
-    for wheel in house.glob("*.whl"):
-        try:
-            os.link(wheel, destination / wheel.name)
-        except OSError:
-            shutil.copyfile(wheel, destination / wheel.name)
 
 
 def stage_code(project: Project, conf: dict[str, Any], context: Path) -> None:

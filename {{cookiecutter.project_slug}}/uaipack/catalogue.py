@@ -1,11 +1,11 @@
 """The base-image catalogue: which base image and packages serve each framework version.
 
 UAI's `--ai_arch_v` (e.g. `caffe-1.0.0`) picked a base image from a catalogue of framework
-versions, with CPU and GPU variants. Here every framework has one CPU entry, built on the
-local Debian Python base image with the same pinned CPU-only packages the template writes
-into that framework's requirements.txt (a test keeps the two equal), and, where the
-framework has a GPU build, a GPU entry that names the CUDA base image and the GPU
-packages to use instead: documented, not built or tested here.
+versions, with CPU and GPU variants. Here every template framework has one CPU entry, built
+on the local Debian Python base image with the pinned CPU-only packages of the framework
+registry (`uai.frameworks`, which also writes them into that framework's requirements.txt),
+and, where the framework has a GPU build, a GPU entry that names the CUDA base image and
+the GPU packages to use instead: documented, not built or tested here.
 
     invoke base-images                 -> render_table()
     invoke build --ai-arch-v sklearn-1.x -> lookup("sklearn-1.x").base_image, .packages
@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from uaipack import UserError
-from uaipack.settings import LOCAL_BASE_IMAGE
+from uaipack import UserError, server_module
+from uaipack.settings import LOCAL_BASE_IMAGE, Settings
 
-#: The CUDA runtime image GPU entries start from (cuDNN included; Ubuntu 24.04, Python 3.12).
-CUDA_BASE_IMAGE = "nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04"
 DEVICES = ("cpu", "gpu")
 
 
@@ -41,82 +39,46 @@ class BaseImage:
         return self.device == "cpu"
 
 
-def _cpu(ai_arch_v: str, framework: str, version: str, *packages: str, note: str = "") -> BaseImage:
-    return BaseImage(ai_arch_v, framework, version, "cpu", LOCAL_BASE_IMAGE, packages, note)
+def _entries() -> tuple[BaseImage, ...]:
+    """A CPU entry per template framework (its stub's packages on the local base image), then
+    its GPU variant where the registry names one."""
+    entries = []
+    for framework in server_module("uai.frameworks").REGISTRY.values():
+        if not framework.template:
+            continue
+        note = (
+            framework.packages_note.splitlines()[0]
+            if framework.packages
+            else "pure Python; add your own packages"
+        )
+        entries.append(
+            BaseImage(
+                framework.ai_arch_v,
+                framework.name,
+                framework.version,
+                "cpu",
+                LOCAL_BASE_IMAGE,
+                framework.packages,
+                note,
+            )
+        )
+        if framework.gpu is not None:
+            gpu = framework.gpu
+            entries.append(
+                BaseImage(
+                    framework.ai_arch_v,
+                    framework.name,
+                    framework.version,
+                    "gpu",
+                    gpu.base_image,
+                    gpu.packages,
+                    gpu.note,
+                )
+            )
+    return tuple(entries)
 
 
-def _gpu(
-    ai_arch_v: str, framework: str, version: str, *packages: str, base: str = CUDA_BASE_IMAGE, note: str = ""
-) -> BaseImage:
-    return BaseImage(ai_arch_v, framework, version, "gpu", base, packages, note or "documented, not built")
-
-
-CATALOGUE: tuple[BaseImage, ...] = (
-    _cpu("self-py3.11", "self", "3.11", note="pure Python; add your own packages"),
-    _cpu("sklearn-1.x", "sklearn", "1.8.0", "scikit-learn==1.8.0", "joblib==1.5.3", "numpy==2.4.6"),
-    _cpu(
-        "xgboost-3.x",
-        "xgboost",
-        "3.1.3",
-        "xgboost-cpu==3.1.3",
-        "numpy==2.4.6",
-        note="xgboost-cpu: the build without NCCL/CUDA",
-    ),
-    _gpu("xgboost-3.x", "xgboost", "3.1.3", "xgboost==3.1.3", "numpy==2.4.6"),
-    _cpu("onnx-1.x", "onnx", "1.24.4", "onnxruntime==1.24.4", "numpy==2.4.6"),
-    _gpu("onnx-1.x", "onnx", "1.24.4", "onnxruntime-gpu==1.24.4", "numpy==2.4.6"),
-    _cpu(
-        "pytorch-2.x",
-        "pytorch",
-        "2.13.0",
-        "torch==2.13.0",
-        "numpy==2.4.6",
-        note="the +cpu wheel; an unpinned torch pulls the CUDA build",
-    ),
-    _gpu(
-        "pytorch-2.x",
-        "pytorch",
-        "2.13.0",
-        "torch==2.13.0",
-        "numpy==2.4.6",
-        note="documented, not built; the default (CUDA) torch wheel",
-    ),
-    _cpu(
-        "keras-3.x",
-        "keras",
-        "3.12.0",
-        "keras==3.12.0",
-        "jax==0.8.0",
-        "jaxlib==0.8.0",
-        "h5py==3.16.0",
-        "PyYAML==6.0.3",
-        "numpy==2.4.6",
-        note="Keras 3 on the JAX backend",
-    ),
-    _gpu(
-        "keras-3.x", "keras", "3.12.0", "keras==3.12.0", "jax[cuda12]==0.8.0", "h5py==3.16.0", "numpy==2.4.6"
-    ),
-    _cpu(
-        "tensorflow-2.x", "tensorflow", "2.20.0", "tensorflow-cpu==2.20.0", "protobuf==6.33.6", "numpy==2.4.6"
-    ),
-    _gpu(
-        "tensorflow-2.x",
-        "tensorflow",
-        "2.20.0",
-        "tensorflow==2.20.0",
-        "protobuf==6.33.6",
-        "numpy==2.4.6",
-        base="tensorflow/tensorflow:2.20.0-gpu",
-    ),
-    _cpu(
-        "caffe-1.0.0",
-        "caffe",
-        "1.0.0",
-        "opencv-python-headless==4.13.0.92",
-        "numpy==2.4.6",
-        note="Caffe models run on OpenCV dnn (no maintained Caffe build); GPU: build OpenCV with CUDA",
-    ),
-)
+CATALOGUE: tuple[BaseImage, ...] = _entries()
 
 HEADERS = ("ai_arch_v", "framework", "version", "device", "base image", "packages", "note")
 
@@ -168,3 +130,22 @@ def for_framework(framework: str, device: str = "cpu") -> BaseImage | None:
     return next(
         (entry for entry in CATALOGUE if entry.framework == framework and entry.device == device), None
     )
+
+
+def with_arch(settings: Settings, ai_arch_v: str | None) -> Settings:
+    """The settings with UAI's --ai-arch-v applied: that entry's base image, and its packages
+    added to the project's own."""
+    base_image, packages = base_image_for(ai_arch_v, settings)
+    if base_image is None:
+        return settings
+    return dataclasses.replace(settings, base_image=base_image, packages=settings.packages + packages)
+
+
+def base_image_for(ai_arch_v: str | None, settings: Settings) -> tuple[str | None, tuple[str, ...]]:
+    """UAI's --ai-arch-v: a base image (and its packages) from uai.base_images, else the catalogue."""
+    if ai_arch_v is None:
+        return None, ()
+    if ai_arch_v in settings.base_images:
+        return settings.base_images[ai_arch_v], ()
+    entry = lookup(ai_arch_v)
+    return entry.base_image, tuple(entry.packages)

@@ -36,21 +36,12 @@ def conf_from_settings(settings: Settings) -> dict[str, Any]:
 
 
 def framework_section(settings: Settings) -> dict[str, Any]:
-    """The keys UAI expects in this framework's section, from the settings."""
-    directory_and_name = {"model_dir": settings.model_dir, "model_name": settings.model_name}
-    if settings.framework == "keras":
-        return {
-            **directory_and_name,
-            "all_one_file": settings.all_one_file,
-            "model_arch_type": settings.model_arch_type,
-        }
-    if settings.framework == "tensorflow":
-        return {"model_dir": settings.model_dir}
-    if settings.framework in {"caffe", "pytorch", "onnx", "sklearn", "xgboost"}:
-        return directory_and_name
-    if settings.framework == "mxnet":
-        return {**directory_and_name, "num_epoch": 0}
-    return {"model_dir": settings.model_dir}  # self-defined: free-form; the model dir is handy
+    """The keys of this framework's section that `invoke conf` writes (the registry's
+    `written` keys), each from the setting of the same name, else its default."""
+    framework = server_module("uai.frameworks").get(settings.framework)
+    if framework is None:
+        return {"model_dir": settings.model_dir}  # self-defined: free-form; the model dir is handy
+    return {key.name: getattr(settings, key.name, key.default) for key in framework.keys if key.written}
 
 
 def write_conf(settings: Settings, project: Project) -> dict[str, Any]:

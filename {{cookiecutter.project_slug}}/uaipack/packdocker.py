@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from uaipack import UserError, server_module
+from uaipack.catalogue import with_arch
 from uaipack.conf import write_conf
 from uaipack.settings import Project, Settings
 
@@ -35,7 +36,7 @@ class PackRequest:
 
 def pack_settings(request: PackRequest, settings: Settings) -> Settings:
     """The project's settings with the UAI parameters applied."""
-    known = ("self", *server_module("uai.frameworks").FILE_SECTIONS)  # uai.frameworks: the one list
+    known = tuple(server_module("uai.frameworks").REGISTRY)  # the framework registry: the one list
     if request.framework not in known:
         raise UserError(
             f"packdocker {request.framework!r} is not a framework; use one of: {', '.join(known)}."
@@ -68,27 +69,6 @@ def pack_settings(request: PackRequest, settings: Settings) -> Settings:
     return dataclasses.replace(
         settings, **{key: value for key, value in changes.items() if value is not None}
     )
-
-
-def with_arch(settings: Settings, ai_arch_v: str | None) -> Settings:
-    """The settings with UAI's --ai-arch-v applied: that entry's base image, and its packages
-    added to the project's own."""
-    base_image, packages = base_image_for(ai_arch_v, settings)
-    if base_image is None:
-        return settings
-    return dataclasses.replace(settings, base_image=base_image, packages=settings.packages + packages)
-
-
-def base_image_for(ai_arch_v: str | None, settings: Settings) -> tuple[str | None, tuple[str, ...]]:
-    """UAI's --ai-arch-v: a base image (and its packages) from uai.base_images, else the catalogue."""
-    if ai_arch_v is None:
-        return None, ()
-    if ai_arch_v in settings.base_images:
-        return settings.base_images[ai_arch_v], ()
-    from uaipack import catalogue
-
-    entry = catalogue.lookup(ai_arch_v)
-    return entry.base_image, tuple(entry.packages)
 
 
 def pack_project(request: PackRequest, settings: Settings, root: Path) -> Project:

@@ -1,7 +1,7 @@
 """Samples: request bodies in samples/ with their expected answers, for the tools.
 
 `samples/<name>.<ext>` is a body (content type from the extension); beside it
-`<name>.expected` is the exact expected body (one trailing newline ignored) or
+`<name>.expected` is the exact expected body (one trailing newline ignored, on both sides) or
 `<name>.expected.json`, compared as JSON with a relative float tolerance of 1e-4.
 Used by `invoke smoke-test` (over HTTP) and by the project's unit tests (in process).
 The rules live in the server's `httpserver.samples` (the image's console uses them too);

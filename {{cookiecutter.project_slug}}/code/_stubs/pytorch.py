@@ -1,44 +1,38 @@
-"""{{ cookiecutter.project_name }}: a PyTorch model served from a TorchScript file (CPU).
+"""The inference class of this service: a PyTorch model, from a TorchScript file (CPU).
 
-Files expected: `{{ cookiecutter.model_dir }}/{{ cookiecutter.model_name }}.pt`, a TorchScript
-module that takes one float32 tensor whose first dimension is the batch. Make it from your
-trained `nn.Module` with
-    torch.jit.script(model.eval()).save("{{ cookiecutter.model_name }}.pt")
+Model file in the model folder (conf.json's `http_server.pytorch`): `<model_name>.pt`, a
+TorchScript module that takes one float32 tensor whose first dimension is the batch. Make it
+from your trained `nn.Module` with `torch.jit.script(model.eval()).save("<model_name>.pt")`
 (or `torch.jit.trace(model.eval(), example_batch)` for models `script` cannot compile);
 TorchScript needs no Python class of yours at load time.
-`execute` receives a list of requests, each readable like a file (`.read()`, `.body`); every
-body is one example as JSON, nested to the input's shape without the batch dimension, e.g.
-`[5.1, 3.5, 1.4, 0.2]`. It returns, in order, the model's output for that example as a JSON
-list. Examples of one shape go through the model in one call; a body that is not numeric
-JSON, or whose shape the model rejects, gets a 400 of its own.
+
+Each request is one example, either
+- an image (PNG, JPEG, BMP, GIF, WebP; `curl -T 2.png .../service`), decoded and fitted to the
+  conf's `input_shape` (a TorchScript file does not declare its input; default [1, 28, 28],
+  C x H x W), pixels divided by 255 (`pixel_mean`/`pixel_std`), answered with the class index as
+  text (`2` and a newline; JSON with scores when `image_answer` is `json`); or
+- a JSON array nested to the input's shape without the batch dimension, answered with the
+  model's output as a JSON list.
+Examples of one shape go through the model in one call; a body that is neither, or whose
+shape the model rejects, gets a 400 of its own.
 """
 
-import numpy as np
 import torch
-
 from uai.arch.pytorch_model import PyTorchModel
-from uai.examples import answer_by_shape, json_array, refusal
+from uai.examples import ModelInput
 
 
-class {{ cookiecutter.main_class }}(PyTorchModel):
-    """Answers a TorchScript model's output, one JSON list per request."""
-
-    def __init__(self, conf):
-        super().__init__(conf)
+class MnistModel(PyTorchModel):
+    """Answers a TorchScript model's output (or an image's class) for each request."""
 
     def load_model(self):
         # self.model_file is <model_dir>/<model_name>.pt, resolved from conf.json.
+        self.inputs = ModelInput.for_model(self, shape=None)  # images: fitted to conf's input_shape
         return torch.jit.load(self.model_file, map_location="cpu").eval()
 
     def execute(self, data, batch_size):
-        return answer_by_shape(
-            data, batch_size,
-            parse=lambda request: json_array(request, "float32"),
-            predict=self.predict,
-            refused=refusal("the body must be one example as a JSON array of numbers"),
-            model_errors=(RuntimeError,),  # the model's own shape check
-        )
+        return self.inputs.answer(data[:batch_size], self.predict, model_errors=(RuntimeError,))
 
-    def predict(self, examples):
+    def predict(self, batch):
         with torch.inference_mode():
-            return self.model(torch.from_numpy(np.stack(examples))).tolist()
+            return self.model(torch.from_numpy(batch)).numpy()

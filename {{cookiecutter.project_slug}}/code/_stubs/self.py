@@ -1,10 +1,9 @@
-"""{{ cookiecutter.project_name }}: a self-defined (pure Python) inference service.
+"""The inference class of this service: a self-defined (pure Python) service, no model file.
 
-Files expected: none; this model needs no file in {{ cookiecutter.model_dir }}/.
-`execute` receives a list of requests, each readable like a file (`.read()`, `.body`);
-every body here is a JSON list of class scores, e.g. the softmax output of a digit
-classifier. It returns, for each request in order, the index of the highest score as
-text: `[0.0, 0.1, 0.9]` -> "2". Replace the body of `execute` with your own model.
+Each request body here is a JSON list of class scores, e.g. the softmax output of a digit
+classifier; it is answered with the index of the highest score as text: `[0.0, 0.1, 0.9]` ->
+"2". A body that is not such a list, for any reason, gets a 400 of its own and the rest of
+the batch is answered. Replace the body of `execute` with your own model.
 """
 
 import json
@@ -13,11 +12,8 @@ from uai.arch.base_model import AiUcloudModel
 from uai.examples import refusal
 
 
-class {{ cookiecutter.main_class }}(AiUcloudModel):
+class MnistModel(AiUcloudModel):
     """Answers the arg-max of a JSON list of scores, one answer per request."""
-
-    def __init__(self, conf):
-        super().__init__(conf)
 
     def load_model(self):
         # A self-defined service loads whatever it needs here; this one needs nothing.
@@ -31,7 +27,7 @@ class {{ cookiecutter.main_class }}(AiUcloudModel):
         """One answer; a bad body gets a 400 of its own, not a failure of the whole batch."""
         try:
             scores = [float(score) for score in json.loads(request.read())]
-        except (ValueError, TypeError):
+        except Exception:  # noqa: BLE001 - ValueError, TypeError, RecursionError (deep nesting), ...
             scores = []
         if not scores:
             return refusal("the body must be a non-empty JSON list of numbers, e.g. [0.1, 0.9]")

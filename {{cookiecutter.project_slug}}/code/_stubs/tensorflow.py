@@ -1,29 +1,28 @@
-"""{{ cookiecutter.project_name }}: a TensorFlow SavedModel served with tensorflow-cpu.
+"""The inference class of this service: a TensorFlow SavedModel, run by tensorflow-cpu.
 
-Files expected: a SavedModel in `{{ cookiecutter.model_dir }}/` (`saved_model.pb` and
-`variables/`), written with `tf.saved_model.save(module, "{{ cookiecutter.model_dir }}")` or
-`model.export("{{ cookiecutter.model_dir }}")` for a Keras model. The conf section's optional
-UAI keys pick what is called: `signature` (default `serving_default`), `input` (default its
-only input), `output` (default its first output by name) and `tag` (default `serve`).
-`execute` receives a list of requests, each readable like a file (`.read()`, `.body`); every
-body is one example as JSON, nested to the input's shape without the batch dimension, e.g.
-`[5.1, 3.5, 1.4, 0.2]` for an input of shape [None, 4]. It returns, in order, the output for
-that example as a JSON list; a body of the wrong shape gets a 400 of its own. All valid
-examples go through the signature in one call.
+Model files: a SavedModel in the model folder (`saved_model.pb` and `variables/`), written with
+`tf.saved_model.save(module, "<model_dir>")` or, for a Keras model, `model.export("<model_dir>")`.
+The conf section's optional UAI keys pick what is called: `signature` (default
+`serving_default`), `input` (default its only input), `output` (default its first output by
+name) and `tag` (default `serve`).
+
+Each request is one example, either
+- an image (PNG, JPEG, BMP, GIF, WebP; `curl -T 2.png .../service`), decoded and fitted to the
+  signature's input (e.g. [None, 28, 28, 1]: its size, grey or RGB; pixels divided by 255 as in
+  UAI's TensorFlow example, `pixel_mean`/`pixel_std`), answered with the class index as text
+  (`2` and a newline; JSON with scores when `image_answer` is `json`); or
+- a JSON array nested to that input's shape without the batch dimension, answered with the
+  output as a JSON list.
+A body that is neither gets a 400 of its own. All examples go through the signature in one call.
 """
 
-import numpy as np
 import tensorflow as tf
-
 from uai.arch.tf_model import TFAiUcloudModel
-from uai.examples import answer_valid, json_array, shape_refusal
+from uai.examples import ModelInput
 
 
-class {{ cookiecutter.main_class }}(TFAiUcloudModel):
-    """Answers one output of a SavedModel signature, one JSON list per request."""
-
-    def __init__(self, conf):
-        super().__init__(conf)
+class MnistModel(TFAiUcloudModel):
+    """Answers one output of a SavedModel signature (or an image's class) for each request."""
 
     def load_model(self):
         # self.model_dir is the SavedModel folder, resolved from conf.json.
@@ -34,17 +33,13 @@ class {{ cookiecutter.main_class }}(TFAiUcloudModel):
         self.input_name = getattr(self, "input", None) or next(iter(inputs))
         self.output_name = getattr(self, "output", None) or sorted(self.function.structured_outputs)[0]
         spec = inputs[self.input_name]
-        self.dtype, self.example_shape = spec.dtype.as_numpy_dtype, spec.shape.as_list()[1:]
+        self.inputs = ModelInput.for_model(
+            self, shape=spec.shape.as_list()[1:], dtype=spec.dtype.as_numpy_dtype
+        )
         return saved_model  # keeps the variables alive
 
     def execute(self, data, batch_size):
-        return answer_valid(
-            data, batch_size,
-            parse=lambda request: json_array(request, self.dtype, self.example_shape),
-            predict=self.predict,
-            refused=shape_refusal(self.example_shape),
-        )
+        return self.inputs.answer(data[:batch_size], self.predict)
 
-    def predict(self, examples):
-        outputs = self.function(**{self.input_name: tf.constant(np.stack(examples))})
-        return outputs[self.output_name].numpy().tolist()
+    def predict(self, batch):
+        return self.function(**{self.input_name: tf.constant(batch)})[self.output_name].numpy()

@@ -1,7 +1,7 @@
 """Samples: request bodies in samples/ beside their expected answers; their rules live here, once.
 
 `samples/<name>.<ext>` is a body (content type from the extension); beside it
-`<name>.expected` is the exact expected body (one trailing newline ignored) or
+`<name>.expected` is the exact expected body (one trailing newline ignored, on both sides) or
 `<name>.expected.json`, compared as JSON with a relative float tolerance of 1e-4.
 The image's console page and its OpenAPI examples read them (`UAI_SAMPLES_DIR`), and so
 do the project's tools (`uaipack.samples`: `invoke smoke-test`, the project's unit tests).
@@ -67,7 +67,8 @@ class Sample:
             except ValueError:
                 return f"answer is not JSON: {_shorten(answer)}"
             return None if json_close(got, json.loads(expected)) else _differ(expected, answer)
-        return None if answer == expected else _differ(expected, answer)
+        # One trailing newline is ignored on the answer too: UAI's answers end with one ("2\n").
+        return None if answer.removesuffix(b"\n") == expected else _differ(expected, answer)
 
 
 def samples_dir(environ: dict | None = None) -> Path:
