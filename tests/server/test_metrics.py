@@ -105,11 +105,14 @@ def test_the_shared_directory_is_new_at_every_start_and_removed_at_exit(tmp_path
     assert not directory.exists()
 
 
-def test_prepare_makes_a_fresh_directory_or_empties_the_one_given(tmp_path, monkeypatch):
+def test_prepare_makes_a_fresh_directory_drops_dead_servers_or_empties_the_one_given(tmp_path, monkeypatch):
     monkeypatch.setattr(multiprocess, "_prepared", None)
     monkeypatch.setattr(multiprocess, "_made", None)
+    killed = Path("/dev/shm/uai-metrics-4194305")  # above Linux's largest pid: no such master
+    killed.mkdir(exist_ok=True)
     environ: dict[str, str] = {}
     made = multiprocess.prepare(environ)
+    assert not killed.exists()  # a server killed without its on_exit left it
     assert environ[multiprocess.ENV] == str(made) and made.is_dir() and not any(made.iterdir())
     assert made.parent == Path("/dev/shm") and made.name == f"uai-metrics-{os.getpid()}"
     (made / "counter_1.db").write_bytes(b"stale")

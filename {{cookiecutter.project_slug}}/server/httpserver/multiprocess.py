@@ -8,7 +8,8 @@ on import). The directory is new and empty at every server start, on a file syst
 writable when the image runs with a read-only root: `/dev/shm` (a tmpfs in every container),
 else the temporary directory. An operator's own `PROMETHEUS_MULTIPROC_DIR` is used instead,
 emptied of metric files at start. `child_exit` forgets an exited worker's live gauges (its
-counts stay in the totals); `on_exit` removes the directory this module made.
+counts stay in the totals); `on_exit` removes the directory this module made, and `prepare`
+those of servers killed before they could.
 
 Nothing here imports prometheus-client at module level: the master imports this module first.
 """
@@ -41,6 +42,7 @@ def prepare(environ: dict | None = None) -> Path:
             stale.unlink()
     else:
         base = SHARED_MEMORY if os.access(SHARED_MEMORY, os.W_OK) else Path(tempfile.gettempdir())
+        remove_dead_servers(base)
         # Named by the master's pid: a directory of that name is a dead server's (in a
         # container the master is pid 1 at every start).
         directory = _made = base / f"uai-metrics-{os.getpid()}"
@@ -49,6 +51,14 @@ def prepare(environ: dict | None = None) -> Path:
     environ[ENV] = str(directory)
     _prepared = directory
     return directory
+
+
+def remove_dead_servers(base: Path) -> None:
+    """Remove the directories of servers whose master has gone without `on_exit` (killed)."""
+    for directory in base.glob("uai-metrics-*"):
+        pid = directory.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def child_exit(server, worker) -> None:
