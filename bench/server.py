@@ -41,6 +41,8 @@ sys.path[:0] = [str(SERVER_ROOT.parent), str(SERVER_ROOT), str(MODELS)]
 
 from uaipack.registry import free_port, stop_process  # noqa: E402
 
+from bench.markers import write_between  # noqa: E402
+
 START, END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
 CONCURRENCIES = (1, 8, 32)
 MODEL_CLASSES = {"echo": "EchoModel", "matmul": "MatmulModel"}
@@ -131,13 +133,13 @@ def inprocess_items_per_second(model: str, per_call: int, seconds: float) -> flo
 class Server:
     """A gunicorn process on 127.0.0.1, stopped on exit; its log goes to a temporary file."""
 
-    def __init__(self, kind: str, model: str, workdir: Path, **knobs: str):
+    def __init__(self, kind: str, model: str, workdir: Path, server_root: Path = SERVER_ROOT, **knobs: str):
         self.kind, self.port = kind, free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # BENCH_FIXED_MATMULS is set by run_all
         if kind == "bare":
             command, cwd, extra_env = self._bare_view(model, knobs)
         else:
-            command, cwd, extra_env = self._uaipack(model, workdir, knobs)
+            command, cwd, extra_env = self._uaipack(model, workdir, server_root, knobs)
         self.log_path = workdir / f"{kind}-{model}-{self.port}.log"
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -159,9 +161,10 @@ class Server:
         return command, BENCH, env
 
     def _uaipack(
-        self, model: str, workdir: Path, knobs: dict[str, str]
+        self, model: str, workdir: Path, server_root: Path, knobs: dict[str, str]
     ) -> tuple[list[str], Path, dict[str, str]]:
-        """Our server as the image starts it, its knobs as UAI_<KEY> variables."""
+        """Our server (this checkout's, or `server_root`) as the image starts it, its knobs as
+        UAI_<KEY> variables."""
         conf = workdir / f"conf-{model}.json"
         exec_section = {"main_class": MODEL_CLASSES[model], "main_file": "bench_models"}
         conf.write_text(json.dumps({"http_server": {"exec": exec_section}}))
@@ -172,7 +175,7 @@ class Server:
             "BIND_HOST": "127.0.0.1",
             **{f"UAI_{key.upper()}": value for key, value in knobs.items()},
         }
-        return [str(GUNICORN), "-c", "gunicorn.conf.py", "httpserver.wsgi"], SERVER_ROOT, env
+        return [str(GUNICORN), "-c", "gunicorn.conf.py", "httpserver.wsgi"], server_root, env
 
     def wait_ready(self, body: bytes, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -198,8 +201,8 @@ class Server:
         connection.request("GET", "/metrics")
         text = connection.getresponse().read().decode()
         connection.close()
-        total = float(re.search(r"^uai_batch_size_sum\{[^}]*\} (\S+)", text, re.M).group(1))
-        count = float(re.search(r"^uai_batch_size_count\{[^}]*\} (\S+)", text, re.M).group(1))
+        total = float(re.search(r"^uai_batch_size_sum(?:\{[^}]*\})? (\S+)", text, re.M).group(1))
+        count = float(re.search(r"^uai_batch_size_count(?:\{[^}]*\})? (\S+)", text, re.M).group(1))
         return total, count
 
     def stop(self) -> None:
@@ -505,12 +508,7 @@ def markdown(results: Results) -> str:
 
 def write_benchmarks(results: Results) -> None:
     """Replace the text between the markers of BENCHMARKS.md's Server section; nothing else."""
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else ""
-    if START not in text or END not in text:
-        raise SystemExit(f"{BENCHMARKS_MD} has no {START} ... {END} markers in its '## Server' section")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    BENCHMARKS_MD.write_text(f"{head}{START}\n{markdown(results)}\n{END}{tail}")
+    write_between(BENCHMARKS_MD, START, END, markdown(results))
 
 
 def main(argv: list[str] | None = None) -> int:

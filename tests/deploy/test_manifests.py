@@ -156,8 +156,9 @@ def test_the_pods_meet_the_restricted_pod_security_profile(rendered):
 
 def test_the_autoscaler_follows_cpu_and_the_servers_queue_depth_metric(rendered):
     from httpserver.metrics import Metrics
+    from prometheus_client.parser import text_string_to_metric_families
 
-    exported = {line.split("{")[0] for line in Metrics().render().splitlines() if not line.startswith("#")}
+    exported = {family.name for family in text_string_to_metric_families(Metrics().render())}
     _, builds = rendered
     hpa = by_kind(builds["base"])["HorizontalPodAutoscaler"][0]["spec"]
     assert hpa["scaleTargetRef"]["name"] == by_kind(builds["base"])["Deployment"][0]["metadata"]["name"]

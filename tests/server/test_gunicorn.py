@@ -84,8 +84,8 @@ def test_sigterm_answers_every_accepted_request_then_exits_zero(tmp_path, gunico
     # 2 run, 6 wait: the batches take about 4 x 0.3 s, so SIGTERM arrives with a full queue.
     server.wait_until(
         lambda: (
-            "uai_queue_depth{" in (text := get(server, "/metrics").text)
-            and int(re.search(r"uai_queue_depth\{[^}]*\} (\d+)", text).group(1)) >= 5
+            "uai_queue_depth " in (text := get(server, "/metrics").text)
+            and float(re.search(r"^uai_queue_depth (\S+)$", text, re.M).group(1)) >= 5
         ),
         what="a full queue",
     )

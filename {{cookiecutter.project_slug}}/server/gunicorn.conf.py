@@ -15,6 +15,7 @@ from pathlib import Path
 SERVER_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(SERVER_ROOT))
 
+from httpserver import multiprocess  # noqa: E402
 from httpserver.config import ConfError, load_settings  # noqa: E402
 
 try:
@@ -23,19 +24,22 @@ except ConfError as error:  # one line, no traceback; the master exits non-zero
     print(f"model load failed: {error}", file=sys.stderr, flush=True)
     raise SystemExit(4) from None
 
+# The workers' shared metrics directory, named before a worker imports prometheus-client.
+multiprocess.prepare()
+child_exit = multiprocess.child_exit
+on_exit = multiprocess.on_exit
+
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 worker_class = "httpserver.workers.ServiceWorker"
 workers = _settings.workers
 graceful_timeout = max(1, round(_settings.graceful_timeout_s))
 # The heartbeat comes from the worker's event loop, which a long execute does not block.
 timeout = max(30, int(_settings.request_timeout_s) + 10)
-keepalive = 5
 # The heartbeat files go to memory: the image runs on a read-only root file system.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Each worker loads its own model after the fork; a preloaded one would lose its threads.
 preload_app = False
 accesslog = None  # the server writes its own access line (with the batch size)
-logger_class = "httpserver.gunicorn_logging.ServerLogger"
 errorlog = "-"
 loglevel = os.environ.get("UAI_LOG_LEVEL", "info").lower()
 proc_name = "uai-inference"

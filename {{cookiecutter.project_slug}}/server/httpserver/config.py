@@ -67,6 +67,26 @@ class ServerSettings:
         True, help="serve the console page at / (try the model in a browser); off: its routes answer 404"
     )
 
+    max_header_bytes: int = knob(
+        32 * 1024, minimum=256, help="largest request line plus headers; larger get 414 or 431"
+    )
+    max_headers: int = knob(100, minimum=1, help="most header fields in a request; more get 431")
+    header_timeout_s: float = knob(
+        10.0, above=0, help="time a client has to send a request's line and headers; slower get 408"
+    )
+    body_timeout_s: float = knob(
+        15.0, above=0, help="longest pause while a request body arrives; longer get 408"
+    )
+    keepalive_timeout_s: float = knob(
+        5.0,
+        above=0,
+        help="an idle connection (before its first request or between requests) is closed after this "
+        "long; keep it above the idle timeout of a load balancer in front",
+    )
+    max_connections: int = knob(
+        1000, minimum=1, help="open connections per worker; more are answered 503 `Server is busy` and closed"
+    )
+
     def __post_init__(self) -> None:
         for spec in knob_specs():
             value = getattr(self, spec.name)

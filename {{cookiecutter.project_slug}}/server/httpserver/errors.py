@@ -48,6 +48,41 @@ class PayloadTooLarge(ServiceError):
         super().__init__(f"the request body is over the limit of {limit} bytes (server.max_body_bytes)")
 
 
+class OverLimit(ServiceError):
+    """A request past one of the server's limits; `template` says which, with `{limit}`."""
+
+    template = "the request is over the limit of {limit}"
+
+    def __init__(self, limit: float):
+        super().__init__(self.template.format(limit=limit))
+
+
+class HeaderTimeout(OverLimit):
+    """408: the client was too slow to send its request (the connection is then closed)."""
+
+    status, code = 408, "request_timeout"
+    template = "the request head did not arrive within {limit:g} s (server.header_timeout_s)"
+
+
+class BodyTimeout(HeaderTimeout):
+    template = "the request body stalled for {limit:g} s (server.body_timeout_s)"
+
+
+class UriTooLong(OverLimit):
+    status, code = 414, "uri_too_long"
+    template = "the request target is over the limit of {limit} bytes (server.max_header_bytes)"
+
+
+class HeaderFieldsTooLarge(OverLimit):
+    status, code = 431, "headers_too_large"
+    template = "the request headers are over the limit of {limit} bytes (server.max_header_bytes)"
+
+
+class TooManyHeaders(OverLimit):
+    status, code = 431, "too_many_headers"
+    template = "the request has more than {limit} header fields (server.max_headers)"
+
+
 class Unavailable(ServiceError):
     """Try again later: the client is told when in `Retry-After`."""
 
@@ -56,6 +91,13 @@ class Unavailable(ServiceError):
 
 class ServerBusy(Unavailable):
     code, message = "busy", "Server is busy: the request queue is full, retry shortly"
+
+
+class TooManyConnections(Unavailable):
+    code = "busy"
+
+    def __init__(self, limit: int):
+        super().__init__(f"Server is busy: {limit} connections are open (server.max_connections); retry")
 
 
 class NotReady(Unavailable):

@@ -18,7 +18,7 @@ import re
 from django.http import HttpRequest, HttpResponse
 from django.urls import get_resolver
 
-from httpserver import console, errors, results, runtime, views
+from httpserver import console, errors, metrics, results, runtime, views
 from httpserver.config import ServerSettings
 from httpserver.samples import Sample, find_samples, samples_dir
 from httpserver.version import VERSION
@@ -268,8 +268,9 @@ def describe_readyz(**_) -> dict:
 
 
 def describe_metrics(**_) -> dict:
-    text = {views.METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}}
-    return {"responses": {"200": {"description": "Prometheus text format, this process", "content": text}}}
+    text = {metrics.CONTENT_TYPE: {"schema": {"type": "string"}}}
+    answer = {"description": "Prometheus text format, the whole server", "content": text}
+    return {"responses": {"200": answer}}
 
 
 def describe_document(**_) -> dict:

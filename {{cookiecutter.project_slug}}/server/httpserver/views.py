@@ -9,6 +9,7 @@ import logging
 
 from django.http import HttpRequest, HttpResponse
 
+from httpserver import metrics as metrics_module
 from httpserver import runtime
 from httpserver.errors import (
     BadResult,
@@ -25,8 +26,6 @@ from httpserver.loading import FAILED
 from httpserver.results import to_response
 
 log = logging.getLogger("httpserver.views")
-
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def endpoint(*methods: str):
@@ -127,7 +126,7 @@ async def readyz(request: HttpRequest) -> HttpResponse:
 @endpoint("GET")
 async def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format."""
-    return HttpResponse(runtime.current().metrics.render(), content_type=METRICS_CONTENT_TYPE)
+    return HttpResponse(runtime.current().metrics.render(), content_type=metrics_module.CONTENT_TYPE)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

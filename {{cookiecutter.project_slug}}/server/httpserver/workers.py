@@ -7,23 +7,39 @@ more per request than a whole Django request costs here (a bare WSGI echo app: 4
 requests/s under gthread, 34,700 under uvicorn).
 
 UAI's start command names `httpserver.wsgi`; this worker serves the same Django project
-through its ASGI handler whatever module the command line names.
+through its ASGI handler whatever module the command line names. Every connection is served
+by `httpserver.protocol.GuardedHttpProtocol` (the limits against hostile and slow clients),
+with this worker's knobs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import resource
 import signal
+from typing import TYPE_CHECKING
 
+from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
+
+from httpserver.config import ServerSettings, load_settings
+
+if TYPE_CHECKING:
+    from httpserver.protocol import GuardedHttpProtocol
+
+#: File descriptors kept free of connections: the model's files, logs, the listening socket,
+#: and the connections being answered 503 while they are over the limit.
+FD_RESERVE = 64
 
 
 class ServiceWorker(UvicornWorker):
     CONFIG_KWARGS = {
         "loop": "uvloop",
-        "http": "httptools",
+        "http": "httptools",  # with the limits: init_process puts httpserver.protocol's class here
+        "ws": "none",  # never upgraded: Upgrade requests are served as plain HTTP
         "interface": "asgi3",
         "lifespan": "off",  # Django has no lifespan; the runtime boots on import
         "access_log": False,  # the server writes its own line, with the batch size
@@ -34,6 +50,8 @@ class ServiceWorker(UvicornWorker):
         super().__init__(*args, **kwargs)
         # In-flight requests get the grace period, then the worker stops (SIGTERM).
         self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+        self.settings = load_settings()
+        self.config.timeout_keep_alive = self.settings.keepalive_timeout_s
 
     def init_signals(self) -> None:
         """uvicorn handles SIGTERM/SIGINT while it serves, then raises the signal again once it
@@ -49,6 +67,7 @@ class ServiceWorker(UvicornWorker):
         # between was never reloaded. Note the extra files (code/*.py, see invoke serve) now.
         watched = self.cfg.reload_extra_files if self.cfg.reload else []
         self._watched = {path: _mtime(path) for path in watched}
+        self.config.http = guarded_protocol(self.settings, self.log)
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -60,6 +79,9 @@ class ServiceWorker(UvicornWorker):
         """Serve, and stop like the other workers when gunicorn clears `alive` (`--reload`)."""
         self.config.app = self.wsgi
         server = Server(config=self.config)
+        from httpserver import metrics  # here, in the worker: the master need not load prometheus-client
+
+        metrics.open_connections = lambda: len(server.server_state.connections)
         self._install_sigquit_handler()
         watcher = asyncio.create_task(self._watch_alive(server))
         try:
@@ -69,7 +91,7 @@ class ServiceWorker(UvicornWorker):
         finally:
             watcher.cancel()
         if not server.started:
-            raise SystemExit(3)  # gunicorn's WORKER_BOOT_ERROR
+            raise SystemExit(Arbiter.WORKER_BOOT_ERROR)
 
     async def _watch_alive(self, server: Server) -> None:
         while self.alive:
@@ -80,6 +102,35 @@ class ServiceWorker(UvicornWorker):
                     self.alive = False
                     break
         server.should_exit = True
+
+
+def guarded_protocol(settings: ServerSettings, log) -> type[GuardedHttpProtocol]:
+    """The protocol class with this worker's limits, its connection limit kept below the
+    file-descriptor limit (raised to the hard limit first) so that a connection over the
+    limit can still be accepted and answered 503."""
+    # Imported here, in the worker: the master imports this module, and the protocol imports
+    # Django (its errors), which the master has no use for (and took 0.3 s to import).
+    from httpserver.protocol import GuardedHttpProtocol
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass  # keep the soft limit we were given
+    room = soft if soft != resource.RLIM_INFINITY else 2**20
+    # Connections over the limit are answered before they close: leave room for as many again.
+    most = max(1, (room - FD_RESERVE) // 2)
+    if settings.max_connections > most:
+        log.warning(
+            "server.max_connections = %d lowered to %d: the process may open %d files",
+            settings.max_connections,
+            most,
+            soft,
+        )
+        settings = dataclasses.replace(settings, max_connections=most)
+    return type("GuardedHttpProtocol", (GuardedHttpProtocol,), {"settings": settings})
 
 
 def _exit_cleanly(signum, frame) -> None:
