@@ -100,7 +100,7 @@ def test_the_shared_directory_is_new_at_every_start_and_removed_at_exit(tmp_path
     server.wait_until(lambda: _answers(server), what="the server")
     directory = Path(f"/dev/shm/uai-metrics-{server.process.pid}")
     # the worker's files appear with its first publish, a second after it starts
-    server.wait_until(lambda: any(directory.glob("*.db")), timeout=10, what="the worker's metric files")
+    server.wait_until(lambda: any(directory.glob("*.db")), timeout=30, what="the worker's metric files")
     server.stop()
     assert not directory.exists()
 
