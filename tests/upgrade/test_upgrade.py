@@ -298,3 +298,14 @@ def differences(left: Path, right: Path) -> list[str]:
     for name in comparison.common_dirs:
         found += differences(left / name, right / name)
     return found
+
+
+def test_a_project_baked_before_the_runtime_had_a_version_is_called_unversioned(tmp_path):
+    """Projects baked before 0.8.0 have no server/httpserver/version.py: the upgrade reports
+    them as unversioned instead of failing on the missing file."""
+    from uaipack.upgrade import runtime_version
+
+    assert runtime_version(tmp_path) == "unversioned"
+    (tmp_path / "server/httpserver").mkdir(parents=True)
+    (tmp_path / "server/httpserver/version.py").write_text('VERSION = "1.2.3"\n')
+    assert runtime_version(tmp_path) == "1.2.3"

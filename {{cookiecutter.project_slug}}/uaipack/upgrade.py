@@ -318,8 +318,12 @@ def find_conflicts(project: Path) -> list[str]:
 
 
 def runtime_version(project: Path) -> str:
-    """`VERSION` as written in the project's server/httpserver/version.py now (it may just have changed)."""
-    source = (project / "server" / "httpserver" / "version.py").read_text(encoding="utf-8")
+    """`VERSION` as written in the project's server/httpserver/version.py now (it may just have
+    changed); "unversioned" for a project baked before the runtime had a version (0.8.0)."""
+    path = project / "server" / "httpserver" / "version.py"
+    if not path.is_file():
+        return "unversioned"
+    source = path.read_text(encoding="utf-8")
     found = re.search(r'^VERSION = "([^"]+)"', source, re.MULTILINE)
     return found.group(1) if found else "unknown"
 
