@@ -15,6 +15,7 @@ from httpserver import access, runtime
 from httpserver.arrival import Arrival, ArrivingRequest
 from httpserver.errors import ServiceError, error_response
 from httpserver.inputs import read_asgi_body
+from httpserver.results import BODILESS
 
 
 class ServiceHandler(ASGIHandler):
@@ -67,7 +68,8 @@ class ServiceHandler(ASGIHandler):
 
     async def send_response(self, response: HttpResponseBase, send) -> None:
         """Django's, with a Content-Length on every whole body: without it the server sends a
-        chunked one, extra bytes and work on every answer."""
-        if not response.streaming and not response.has_header("Content-Length"):
+        chunked one, extra bytes and work on every answer (not on a 204 or 304, which have none)."""
+        whole = not response.streaming and response.status_code not in BODILESS
+        if whole and not response.has_header("Content-Length"):
             response["Content-Length"] = str(len(response.content))
         await super().send_response(response, send)
