@@ -122,6 +122,23 @@ def sklearn_stub(which: str) -> str | None:
     return source and source.replace("{{ cookiecutter.main_class }}", "MnistModel")
 
 
+def post_at_once(url: str, bodies: list[bytes]) -> list[requests.Response]:
+    """POST every body from its own thread, released together, so they meet in one batch."""
+    answers: dict[int, requests.Response] = {}
+    barrier = threading.Barrier(len(bodies))
+
+    def client(index):
+        barrier.wait()
+        answers[index] = requests.post(url, data=bodies[index], timeout=20)
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return [answers[index] for index in range(len(bodies))]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["released", "current"])
 def test_a_hostile_body_in_a_real_gunicorn_batch_gets_its_own_400_and_the_rest_their_answers(
@@ -144,19 +161,8 @@ def test_a_hostile_body_in_a_real_gunicorn_batch_gets_its_own_400_and_the_rest_t
         b'{"not": "a list"}',
         json.dumps(case.inputs[1]).encode(),
     ]
-    answers: dict[int, requests.Response] = {}
-    barrier = threading.Barrier(len(bodies))
-
-    def client(index):
-        barrier.wait()
-        answers[index] = requests.post(server.url + "/service", data=bodies[index], timeout=20)
-
-    threads = [threading.Thread(target=client, args=(index,)) for index in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert [answers[index].status_code for index in range(len(bodies))] == [200, 400, 400, 400, 200]
+    answers = post_at_once(server.url + "/service", bodies)
+    assert [answer.status_code for answer in answers] == [200, 400, 400, 400, 200]
     for index, expected in ((0, case.expected[0]), (4, case.expected[1])):
         assert answers[index].json() == pytest.approx(expected)
     for index in (1, 2, 3):
