@@ -4,10 +4,12 @@ limit and the access line, each in one place, whatever way a request ends."""
 import asyncio
 import logging
 import re
+import socket
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from django.conf import settings
 from httpserver import runtime as runtime_module
 from httpserver.arrival import Arrival
@@ -16,7 +18,9 @@ from httpserver.errors import BadRequest, PayloadTooLarge, ServerBusy
 from httpserver.inputs import check_body_size, read_wsgi_body
 
 from server.conftest import SERVER_ROOT
+from server.support import write_project
 from server.test_asgi import call
+from server.test_gunicorn import get
 from server.test_views import Echo, Gate
 
 REPO = SERVER_ROOT.parents[1]
@@ -217,3 +221,49 @@ def test_the_tree_has_no_empty_stub_constructors():
     for stub in stubs:
         assert "def __init__(self, conf):\n        super().__init__(conf)" not in stub.read_text(), stub
     assert Path(SERVER_ROOT / "httpserver" / "arrival.py").exists()
+
+
+ECHO_MODULE = """
+from uai.arch.base_model import AiUcloudModel
+
+
+class Echo(AiUcloudModel):
+    def load_model(self):
+        return None
+
+    def execute(self, data, batch_size):
+        return [item.body for item in data]
+"""
+ECHO_CONF = {
+    "http_server": {"exec": {"main_class": "Echo", "main_file": "echo"}},
+    "server": {"max_latency_ms": 3000, "max_body_bytes": 1000},
+}
+
+
+def send_and_leave(port: int, head: bytes, body: bytes = b"") -> bytes:
+    """Send a request (maybe a part of its body), read what comes within a second, and close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(head + body)
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return b""
+
+
+@pytest.mark.slow
+def test_under_gunicorn_refused_and_abandoned_bodies_leave_a_lone_request_no_wait(tmp_path, gunicorn):
+    server = gunicorn(write_project(tmp_path, ECHO_MODULE, ECHO_CONF))
+    server.wait_until(lambda: getattr(get(server, "/readyz"), "status_code", 0) == 200, what="ready")
+    too_large = b"POST /service HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
+    assert b" 413 " in send_and_leave(server.port, too_large)
+    halfway = b"POST /service HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+    send_and_leave(server.port, halfway, b"x" * 10)  # leaves with 90 bytes unsent
+
+    started = time.monotonic()
+    answer = requests.post(server.url + "/service", data=b"alone", timeout=10)
+    assert (answer.status_code, answer.content) == (200, b"alone")
+    assert time.monotonic() - started < 1.0  # a forgotten announcement costs max_latency_ms, 3 s
+
+    server.wait_until(lambda: "POST /service 200" in server.log(), timeout=5, what="the access line")
+    lines = re.findall(r"access: (POST /service \d+) ", server.log())
+    assert lines == ["POST /service 413", "POST /service 200"]  # the one that left has no answer
