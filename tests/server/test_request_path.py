@@ -38,6 +38,15 @@ def test_no_module_but_runtime_reads_the_private_runtime_variable():
     assert readers == []
 
 
+def test_only_the_arrival_ticket_announces_and_withdraws():
+    callers = sorted(
+        path.name
+        for path in (SERVER_ROOT / "httpserver").glob("*.py")
+        if path.name != "batching.py" and re.search(r"\.(announce|withdraw)\(", path.read_text())
+    )
+    assert callers == ["arrival.py"]
+
+
 def test_installed_is_none_before_boot_and_current_then_raises_one_sentence(serve):
     previous = runtime_module.install(None)
     try:
