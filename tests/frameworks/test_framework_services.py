@@ -53,7 +53,9 @@ def test_the_stub_answers_each_request_like_the_model_run_directly_and_a_bad_bod
     assert baked.invoke("conf").returncode == 0
     model = load_stub(baked, monkeypatch)
     bodies = [json.dumps(body).encode() for body in baked.case.inputs]
-    bad = [b"not json", b'"a string"', json.dumps([1.0] * 99).encode()]
+    # any body the stub cannot read, for any reason, is refused alone (RecursionError, not UTF-8, ...)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    bad = [b"not json", b'"a string"', json.dumps([1.0] * 99).encode(), deep, b"\xff\xfe[1]"]
     batch = [request(body) for body in bodies[:1] + bad + bodies[1:]]
 
     answers = model.execute(batch, len(batch))

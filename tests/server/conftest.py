@@ -40,7 +40,7 @@ def serve():
         started.append(runtime)
         return runtime
 
-    previous = runtime_module._current
+    previous = runtime_module.installed()
     yield install
     for runtime in started:
         runtime.stop(timeout=5)

@@ -217,3 +217,43 @@ def test_a_pure_python_service_can_import_the_helpers_without_numpy_in_its_image
     code = f"import sys; sys.path.insert(0, {server!r}); import uai.examples; print('numpy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+HOSTILE_BODIES = [
+    b"[" * 100_000 + b"]" * 100_000,  # RecursionError in json.loads
+    b"\xff\xfe[0.1, 0.9]",  # not UTF-8
+    b'{"scores": [0.1]}',  # the wrong shape
+    b"[" + b"0.5, " * 200_000 + b"x]",  # large, and invalid at its very end
+    b"",
+]
+
+
+def test_the_self_stub_refuses_each_hostile_body_alone_and_answers_the_rest_of_its_batch():
+    import importlib.util
+    from pathlib import Path
+
+    path = (
+        Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}" / "code" / "_stubs" / "self.py"
+    )
+    spec = importlib.util.spec_from_file_location("stub_self_hostile", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stub = module.MnistModel({"http_server": {"exec": {}}})
+    batch = [Body(b"[0.1, 0.9]"), *(Body(body) for body in HOSTILE_BODIES), Body(b"[0.7, 0.2, 0.1]")]
+
+    answers = stub.execute(batch, len(batch))
+
+    assert answers[0] == "1" and answers[-1] == "0"
+    for answer in answers[1:-1]:
+        body, status, _ = answer
+        assert status == 400 and "JSON list of numbers" in json.loads(body)["error"]
+
+
+def test_model_input_refuses_each_hostile_body_alone_and_answers_the_rest_of_its_batch():
+    inputs = ModelInput((2,))
+    batch = [Body(b"[1, 2]"), *(Body(body) for body in HOSTILE_BODIES), Body(b"[3, 4]")]
+
+    answers = inputs.answer(batch, lambda rows: rows.sum(axis=1))
+
+    assert answers[0] == 3.0 and answers[-1] == 7.0
+    assert [answer[1] for answer in answers[1:-1]] == [400] * len(HOSTILE_BODIES)

@@ -34,9 +34,11 @@ SLOW_CONF = {
 
 
 def get(server, path):
+    """GET, or None while the server cannot answer (not listening yet, or a worker still booting
+    on a loaded machine: a read timeout)."""
     try:
         return requests.get(server.url + path, timeout=2)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return None
 
 

@@ -221,32 +221,6 @@ def test_once_loaded_initialized_says_yes_and_readyz_200_until_the_loop_stops(se
     assert stopped.status_code == 503 and stopped.json()["error"] == "shutting_down"
 
 
-def test_every_request_writes_one_access_line_with_method_path_status_ms_and_batch(serve, client, caplog):
-    serve(Echo())
-    with caplog.at_level(logging.INFO, logger="httpserver.access"):
-        post(client, b"x")
-        client.get("/nowhere")
-    lines = [record.getMessage() for record in caplog.records if record.name == "httpserver.access"]
-    assert len(lines) == 2
-    method, path, status, ms, batch = lines[0].split()
-    assert (method, path, status, batch) == ("POST", "/service", "200", "batch=1")
-    assert ms.endswith("ms") and float(ms[:-2]) >= 0
-    assert lines[1].startswith("GET /nowhere 404 ") and lines[1].endswith("batch=-")
-
-
-def test_metrics_report_requests_latency_batch_sizes_queue_depth_and_load_time(serve, client):
-    serve(Echo())
-    post(client, b"x")
-    client.get("/nope")
-    text = client.get("/metrics").content.decode()
-    assert 'uai_requests_total{path="/service",status="200"} 1.0' in text
-    assert 'uai_requests_total{path="other",status="404"} 1.0' in text
-    assert "uai_request_duration_seconds_count 1.0" in text and "uai_request_duration_seconds_bucket{" in text
-    assert 'uai_batch_size_bucket{le="1.0"} 1.0' in text
-    assert "uai_queue_depth 0.0" in text and "uai_model_load_seconds " in text
-    assert "uai_model_ready 1.0" in text
-
-
 def test_responses_carry_a_content_length_so_keep_alive_clients_need_no_chunking(serve, client):
     serve(Returns({"a": 1}))
     response = post(client, b"x")

@@ -53,6 +53,6 @@ def worker_exit(server, worker):
     """The worker has answered its in-flight requests; answer anything still queued."""
     from httpserver import runtime
 
-    current = runtime._current
+    current = runtime.installed()
     if current is not None and not current.stop(timeout=graceful_timeout):
         server.log.warning("batching loop did not drain within %s s", graceful_timeout)

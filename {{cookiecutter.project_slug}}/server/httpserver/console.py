@@ -24,7 +24,6 @@ from django.http import HttpRequest, HttpResponse
 from uai.frameworks import framework_section
 
 from httpserver import runtime, views
-from httpserver.config import ServerSettings
 from httpserver.errors import BadRequest, NotFound
 from httpserver.samples import Sample, find_samples, samples_dir
 from httpserver.version import runtime_info
@@ -74,8 +73,7 @@ PAGE = ASSETS.pop("index.html")
 
 def enabled() -> bool:
     """The `console` knob of this process (its default before the runtime boots)."""
-    current = runtime._current
-    return (current.settings if current is not None else ServerSettings()).console
+    return runtime.current_settings().console
 
 
 def route(*methods: str, policy: str = DATA_POLICY):
@@ -135,8 +133,8 @@ def asset_view(name: str):
 @route("GET")
 async def info(request: HttpRequest) -> HttpResponse:
     """What the page shows about this server: the model, the body limit, the samples."""
-    current = runtime._current
-    settings = current.settings if current is not None else ServerSettings()
+    current = runtime.installed()
+    settings = runtime.current_settings()
     payload = {
         "model": model_facts(current),
         "max_body_bytes": settings.max_body_bytes,

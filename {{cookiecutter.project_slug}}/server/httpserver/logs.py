@@ -7,7 +7,7 @@ appends it to a deque and lets one daemon thread write what gathered every
 `interval` seconds in one call. `flush()` (run by `logging.shutdown` at exit) writes the
 rest, so no line is lost on a clean exit; a line may appear up to `interval` late.
 
-The access middleware goes one step further when the access logger is set up as shipped
+The access line (`httpserver.access`) goes one step further when the access logger is set up as shipped
 (this handler with an `AccessFormatter`, nothing else): it hands over `(time, message)`
 with `emit_line`, skipping the `LogRecord` (caller lookup, thread and process names) and
 the per-line formatting; the writer thread formats the lines, with the time string built

@@ -33,8 +33,7 @@ STATUS = {"type": "object", "required": ["status"], "properties": {"status": {"t
 @views.endpoint("GET")
 async def document(request: HttpRequest) -> HttpResponse:
     """This document: OpenAPI 3.1 of every route, with the project's samples as examples."""
-    current = runtime._current
-    settings = current.settings if current is not None else ServerSettings()
+    settings = runtime.current_settings()
     body = json.dumps(build(settings, find_samples(samples_dir())), indent=1)
     response = HttpResponse(body, content_type="application/json")
     response["X-Content-Type-Options"] = "nosniff"
@@ -63,7 +62,7 @@ def build(settings: ServerSettings, samples: list[Sample]) -> dict:
             for method in view.methods
             if method != "HEAD"
         }
-    model = console.model_facts(runtime._current)
+    model = console.model_facts(runtime.installed())
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

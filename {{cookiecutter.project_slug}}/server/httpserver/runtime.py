@@ -73,7 +73,19 @@ def install(runtime: Runtime | None) -> Runtime | None:
     return previous
 
 
+def installed() -> Runtime | None:
+    """The runtime of this process, or None before `boot` (or `install`) made one: for the
+    code that answers before the model exists (probes, the console, the body limit)."""
+    return _current
+
+
+def current_settings() -> ServerSettings:
+    """The knobs of this process; their defaults before the runtime is booted."""
+    return _current.settings if _current is not None else ServerSettings()
+
+
 def current() -> Runtime:
+    """The runtime of this process; raises when it has not been booted (a view that needs it)."""
     if _current is None:
         raise RuntimeError("the server runtime has not been booted; httpserver.asgi (or .wsgi) boots it")
     return _current

@@ -24,8 +24,9 @@ USE_I18N = False
 TIME_ZONE = os.environ.get("TZ") or "UTC"
 
 # -- Requests -----------------------------------------------------------------------------------
-# One middleware: the access log and request metrics. Errors map to JSON in httpserver.views.
-MIDDLEWARE = ["httpserver.middleware.AccessLogMiddleware"]
+# No middleware: the access line and request metrics are written by httpserver.handler, the one
+# place every request passes (refused bodies too). Errors map to JSON in httpserver.views.
+MIDDLEWARE: list[str] = []
 # The body limit is server.max_body_bytes, enforced by the view with a 413; Django's own
 # check would answer 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None

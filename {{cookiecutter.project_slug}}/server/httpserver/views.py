@@ -11,17 +11,17 @@ from django.http import HttpRequest, HttpResponse
 
 from httpserver import metrics as metrics_module
 from httpserver import runtime
+from httpserver.arrival import ticket_of
 from httpserver.errors import (
     BadResult,
     MethodNotAllowed,
     ModelFailed,
     NotFound,
     NotReady,
-    PayloadTooLarge,
     ServiceError,
     error_response,
 )
-from httpserver.inputs import RequestInput, check_declared_length
+from httpserver.inputs import RequestInput, read_wsgi_body
 from httpserver.loading import FAILED
 from httpserver.results import to_response
 
@@ -52,25 +52,20 @@ def endpoint(*methods: str):
 async def service(request: HttpRequest) -> HttpResponse:
     """One request body in, its own answer out, via the batching loop."""
     current = runtime.current()
-    batcher = current.batcher
-    # Announced by httpserver.asgi when its body started to arrive: worth a batch's wait.
-    announced = getattr(request, "uai_announced", False)
+    # Opened by httpserver.handler when the body started to arrive; it withdraws the
+    # announcement itself if this view never submits (a refusal, a model still loading).
+    ticket = ticket_of(request, current.batcher)
+    if not current.model.ready:
+        raise ModelFailed() if current.model.status == FAILED else NotReady()
+    meta = request.META
+    item = RequestInput(
+        read_body(request, current.settings.max_body_bytes), meta.get("CONTENT_TYPE", ""), meta
+    )
+    job = ticket.submit(item, asyncio.get_running_loop())
     try:
-        if not current.model.ready:
-            raise ModelFailed() if current.model.status == FAILED else NotReady()
-        meta = request.META
-        item = RequestInput(
-            read_body(request, current.settings.max_body_bytes), meta.get("CONTENT_TYPE", ""), meta
-        )
-    except BaseException:
-        if announced:
-            batcher.withdraw()
-        raise
-    job = batcher.submit(item, announced, asyncio.get_running_loop())
-    try:
-        result = await batcher.wait_async(job, current.settings.request_timeout_s)
+        result = await current.batcher.wait_async(job, current.settings.request_timeout_s)
     finally:
-        request.uai_batch_size = job.batch_size
+        ticket.batch_size = job.batch_size or None
     try:
         return to_response(result)
     except BadResult as error:
@@ -79,28 +74,18 @@ async def service(request: HttpRequest) -> HttpResponse:
 
 
 def read_body(request: HttpRequest, limit: int) -> bytes:
-    """The raw body, at most `limit` bytes (413 beyond). Under ASGI `httpserver.handler` has
-    bounded it as it arrived; under WSGI it is checked before it is read, chunked too."""
-    meta = request.META
-    stream = meta.get("wsgi.input")
-    if stream is None:
+    """The raw body, at most `limit` bytes (413 beyond): under ASGI `httpserver.handler` bounded
+    it as it arrived; under WSGI it is bounded here, before it is read (`httpserver.inputs`)."""
+    if "wsgi.input" not in request.META:
         return request.body
-    length = meta.get("CONTENT_LENGTH")
-    if length:
-        check_declared_length(length, limit)
-        return request.body
-    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
-        body = stream.read(limit + 1)
-        if len(body) > limit:
-            raise PayloadTooLarge(limit)
-        return body
-    return request.body
+    return read_wsgi_body(request.META, lambda: request.body, limit)
 
 
 @endpoint("GET")
 async def initialized(request: HttpRequest) -> HttpResponse:
     """UAI's probe: YES once the model is loaded, NO before (and after a failed load)."""
-    ready = runtime._current is not None and runtime._current.model.ready
+    current = runtime.installed()
+    ready = current is not None and current.model.ready
     return HttpResponse("YES" if ready else "NO", content_type="text/plain; charset=utf-8")
 
 
@@ -113,7 +98,7 @@ async def healthz(request: HttpRequest) -> HttpResponse:
 @endpoint("GET")
 async def readyz(request: HttpRequest) -> HttpResponse:
     """Readiness: 200 once the model is loaded and the batching loop runs, else 503."""
-    current = runtime._current
+    current = runtime.installed()
     if current is not None and current.ready:
         return _json({"status": "ready"})
     status = current.model.status if current is not None else "loading"

@@ -13,6 +13,11 @@ gets a 400 of its own and the rest of the batch is answered normally.
 
 No framework is imported here, and numpy only when a request is read (a pure-Python
 service that only uses `refusal` needs no numpy).
+
+Kept for projects baked before `ModelInput` (their `code/` stays as it was after `invoke
+upgrade`, the server is new): `answer_valid`, `answer_by_shape` and `shape_refusal`, which
+their stubs import, with the behaviour those stubs rely on; a body their `parse` cannot read,
+for any reason, is refused alone there too.
 """
 
 from __future__ import annotations
@@ -189,3 +194,71 @@ class ModelInput:
 
 def _unreadable(error: Exception) -> str:
     return f"the body cannot be read as an example ({type(error).__name__})"
+
+
+# -- Kept for projects baked before ModelInput (their stubs import these names) ----------------
+
+
+def shape_refusal(shape: Sequence[int | None]) -> tuple[str, int, dict[str, str]]:
+    """The 400 for a body that is not one example of `shape` (None dimensions shown as any)."""
+    return refusal(f"the body must be one example as a JSON array of shape {shown(shape)}")
+
+
+def _parsed(data: Sequence[Any], batch_size: int, parse: Callable[[Any], Any]) -> list[Any]:
+    """`parse` of every request, None for one it cannot read for any reason (RecursionError...)."""
+    examples = []
+    for request in data[:batch_size]:
+        try:
+            examples.append(parse(request))
+        except Exception:  # noqa: BLE001 - one unreadable body never fails the batch
+            examples.append(None)
+    return examples
+
+
+def answer_valid(
+    data: Sequence[Any],
+    batch_size: int,
+    parse: Callable[[Any], Any],
+    predict: Callable[[list[Any]], Sequence[Any]],
+    refused: Any,
+) -> list[Any]:
+    """`parse` every request; call `predict` once with the valid examples, in order, which
+    returns one answer per example. A request `parse` turns into None (or cannot parse) is
+    answered `refused` (e.g. `refusal("...")`); the others get their own answers."""
+    examples = _parsed(data, batch_size, parse)
+    valid = [index for index, example in enumerate(examples) if example is not None]
+    answers = [refused] * len(examples)
+    if valid:
+        outputs = predict([examples[index] for index in valid])
+        for index, output in zip(valid, outputs, strict=True):
+            answers[index] = output
+    return answers
+
+
+def answer_by_shape(
+    data: Sequence[Any],
+    batch_size: int,
+    parse: Callable[[Any], Any],
+    predict: Callable[[list[Any]], Sequence[Any]],
+    refused: Any,
+    model_errors: tuple[type[BaseException], ...],
+) -> list[Any]:
+    """Like `answer_valid`, for models whose input shape the files do not tell: examples are
+    grouped by shape, one `predict` call per group; a group the model rejects with one of
+    `model_errors` gets a 400 naming the shape and the reason."""
+    examples = _parsed(data, batch_size, parse)
+    answers = [refused] * len(examples)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, example in enumerate(examples):
+        if example is not None:
+            groups.setdefault(tuple(example.shape), []).append(index)
+    for shape, indexes in groups.items():
+        try:
+            outputs = predict([examples[index] for index in indexes])
+        except model_errors as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
+            outputs = [refusal(f"the model cannot take an example of shape {list(shape)}: {reason}")]
+            outputs *= len(indexes)
+        for index, output in zip(indexes, outputs, strict=True):
+            answers[index] = output
+    return answers
