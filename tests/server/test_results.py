@@ -97,6 +97,23 @@ def test_a_header_value_django_cannot_send_is_a_bad_result():
         to_response(("x", 200, {"X-Note": "two\nlines"}))
 
 
+@pytest.mark.parametrize("content_type", ["text/html", "image/svg+xml", "application/xml"])
+def test_a_content_type_the_result_chose_is_served_sandboxed_and_not_sniffed(content_type):
+    response = to_response(("<svg onload=alert(1)>", 200, {"Content-Type": content_type}))
+    assert response["Content-Security-Policy"] == "sandbox"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_servers_own_types_stay_unconfined_and_a_users_policy_wins():
+    plain = to_response(("text", 200, {"X-Model": "v2"}))
+    assert "Content-Security-Policy" not in plain and "X-Content-Type-Options" not in plain
+    assert "Content-Security-Policy" not in to_response({"a": 1})
+    own = to_response(
+        ("<p>", 200, {"Content-Type": "text/html", "Content-Security-Policy": "default-src 'none'"})
+    )
+    assert own["Content-Security-Policy"] == "default-src 'none'"
+
+
 HOSTILE_RESULTS = """
 import numpy as np
 from uai.arch.base_model import AiUcloudModel

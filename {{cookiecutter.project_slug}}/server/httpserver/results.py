@@ -13,6 +13,7 @@ Two things the result cannot do, since the answer must stay valid on the wire:
   one set by a result tuple would announce a body the server does not send; it is dropped,
   with one warning per process naming it. Likewise a 204 or 304 is sent without a body, and
   a status below 200 (an interim answer, not a response) is a `BadResult`.
+- A content type set by the result tuple is served sandboxed (see `confine`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from httpserver.errors import BadResult
 TEXT = "text/plain; charset=utf-8"
 BINARY = "application/octet-stream"
 JSON = "application/json"
+#: The content types the server picks itself; none of them is run by a browser.
+SERVER_TYPES = frozenset({TEXT, BINARY, JSON})
 #: Headers the server sets from the body it sends; a result tuple cannot override them.
 FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 #: Statuses whose answers have no body (RFC 9110): a body given with one is not sent.
@@ -64,7 +67,19 @@ def to_response(result: object) -> HttpResponse:
             response[name] = str(value)  # the user's Content-Type, if any, wins
         except ValueError as error:  # a newline in a header: Django's BadHeaderError
             raise BadResult(f"the result tuple's header {name!r} cannot be sent: {error}") from None
+    if headers:
+        confine(response)
     return response
+
+
+def confine(response: HttpResponse) -> None:
+    """A content type the result chose (HTML, SVG, XML, ...) is served under
+    `Content-Security-Policy: sandbox` and nosniff: a browser opening the answer runs none of
+    its scripts at this origin, where the console lives. The user's own policy wins."""
+    if response["Content-Type"] in SERVER_TYPES:
+        return
+    response.setdefault("X-Content-Type-Options", "nosniff")
+    response.setdefault("Content-Security-Policy", "sandbox")
 
 
 def unpack(result: tuple) -> tuple[object, int, Mapping | None]:
