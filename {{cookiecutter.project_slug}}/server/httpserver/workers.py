@@ -25,6 +25,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
+from httpserver import supervision
 from httpserver.config import ServerSettings, load_settings
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class ServiceWorker(UvicornWorker):
         watched = self.cfg.reload_extra_files if self.cfg.reload else []
         self._watched = {path: _mtime(path) for path in watched}
         self.config.http = guarded_protocol(self.settings, self.log)
+        supervision.start_worker()  # faulthandler, and the flight record the master reads if we die
         super().init_process()
 
     def load_wsgi(self) -> None:
