@@ -153,9 +153,7 @@ def test_a_failed_load_with_two_workers_exits_4_with_one_line(tmp_path, gunicorn
     assert time.monotonic() - started < 15  # no wait of graceful_timeout_s for a zombie
     lines = [line for line in log.splitlines() if "model load failed" in line]
     assert len(lines) == 1, log
-    assert lines[0].endswith(
-        "creating it failed: RuntimeError: weights.bin is missing"
-    )
+    assert lines[0].endswith("creating it failed: RuntimeError: weights.bin is missing")
     assert log.count("Traceback") == 1  # the model's, after the line; none from gunicorn
     assert "HaltServer" not in log and "exited with code" not in log
     assert not list(Path("/dev/shm").glob(f"uai-*-{server.process.pid}*"))
