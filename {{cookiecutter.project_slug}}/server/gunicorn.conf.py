@@ -61,8 +61,9 @@ def worker_exit(server, worker):
     """The worker has answered its in-flight requests; answer anything still queued."""
     if worker.pid != os.getpid():
         return  # the master calls it too, for a worker already gone: nothing to drain there
-    from httpserver import runtime
+    from httpserver import logs, runtime
 
     current = runtime._current
     if current is not None and not current.stop(timeout=graceful_timeout):
         server.log.warning("batching loop did not drain within %s s", graceful_timeout)
+    logs.refusals.flush()  # the overload summary of the last seconds

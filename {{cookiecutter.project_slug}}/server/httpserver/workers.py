@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 import resource
 import signal
+import time
 from typing import TYPE_CHECKING
 
 from gunicorn.arbiter import Arbiter
@@ -27,6 +29,8 @@ from uvicorn_worker import UvicornWorker
 
 from httpserver import supervision
 from httpserver.config import ServerSettings, load_settings
+
+log = logging.getLogger("httpserver.workers")
 
 if TYPE_CHECKING:
     from httpserver.protocol import GuardedHttpProtocol
@@ -80,7 +84,7 @@ class ServiceWorker(UvicornWorker):
     async def _serve(self) -> None:
         """Serve, and stop like the other workers when gunicorn clears `alive` (`--reload`)."""
         self.config.app = self.wsgi
-        server = Server(config=self.config)
+        server = DrainingServer(config=self.config)
         from httpserver import metrics  # here, in the worker: the master need not load prometheus-client
 
         metrics.open_connections = lambda: len(server.server_state.connections)
@@ -104,6 +108,31 @@ class ServiceWorker(UvicornWorker):
                     self.alive = False
                     break
         server.should_exit = True
+
+
+class DrainingServer(Server):
+    """uvicorn's server, saying in the log what a stop had to finish and whether it did."""
+
+    async def shutdown(self, sockets=None) -> None:
+        from httpserver import runtime
+
+        started = time.monotonic()
+        current = runtime._current
+        in_flight = len(self.server_state.tasks)
+        log.info(
+            "stopping: %d requests in flight (%d queued for the model), %d connections open; "
+            "up to %g s (server.graceful_timeout_s) to answer them",
+            in_flight,
+            current.batcher.depth if current is not None else 0,
+            len(self.server_state.connections),
+            self.config.timeout_graceful_shutdown,
+        )
+        await super().shutdown(sockets)
+        left, seconds = len(self.server_state.tasks), time.monotonic() - started
+        if left:  # cancelled by uvicorn past the grace period
+            log.error("stopped after %.2f s: %d requests cut off unanswered", seconds, left)
+        else:
+            log.info("stopped in %.2f s: all %d requests in flight answered", seconds, in_flight)
 
 
 def guarded_protocol(settings: ServerSettings, log) -> type[GuardedHttpProtocol]:
