@@ -63,7 +63,7 @@ def worker_exit(server, worker):
         return  # the master calls it too, for a worker already gone: nothing to drain there
     from httpserver import logs, runtime
 
-    current = runtime._current
-    if current is not None and not current.stop(timeout=graceful_timeout):
+    current = runtime._current  # drained already by the worker's stop (httpserver.workers)
+    if current is not None and not current.stop(timeout=1):
         server.log.warning("batching loop did not drain within %s s", graceful_timeout)
     logs.refusals.flush()  # the overload summary of the last seconds

@@ -54,7 +54,7 @@ class ServiceWorker(UvicornWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # In-flight requests get the grace period, then the worker stops (SIGTERM).
-        self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+        self.drain_s, self.config.timeout_graceful_shutdown = stop_budgets(self.cfg.graceful_timeout)
         self.settings = load_settings()
         self.config.timeout_keep_alive = self.settings.keepalive_timeout_s
 
@@ -85,6 +85,7 @@ class ServiceWorker(UvicornWorker):
         """Serve, and stop like the other workers when gunicorn clears `alive` (`--reload`)."""
         self.config.app = self.wsgi
         server = DrainingServer(config=self.config)
+        server.drain_s = self.drain_s
         from httpserver import metrics  # here, in the worker: the master need not load prometheus-client
 
         metrics.open_connections = lambda: len(server.server_state.connections)
@@ -110,24 +111,42 @@ class ServiceWorker(UvicornWorker):
         server.should_exit = True
 
 
+def stop_budgets(graceful_timeout: float) -> tuple[float, float]:
+    """(drain, answer): on SIGTERM the batching loop runs what is queued for `drain` seconds,
+    then answers what is left 503; uvicorn waits `answer` seconds for the answers to go out,
+    then cuts off what is still running. Both end before gunicorn's master kills the worker
+    (at `graceful_timeout`), so a request it accepted gets an answer rather than a closed
+    connection."""
+    margin = min(1.5, 0.2 * graceful_timeout)
+    return graceful_timeout - margin, graceful_timeout - margin / 2
+
+
 class DrainingServer(Server):
-    """uvicorn's server, saying in the log what a stop had to finish and whether it did."""
+    """uvicorn's server: on a stop, the batching loop drains alongside (`stop_budgets`), and the
+    log says what the stop had to finish and whether it did."""
+
+    drain_s: float | None = None
 
     async def shutdown(self, sockets=None) -> None:
         from httpserver import runtime
 
-        started = time.monotonic()
-        current = runtime._current
+        started, current = time.monotonic(), runtime._current
         in_flight = len(self.server_state.tasks)
         log.info(
             "stopping: %d requests in flight (%d queued for the model), %d connections open; "
-            "up to %g s (server.graceful_timeout_s) to answer them",
+            "%g s to run them, then what is left is answered 503",
             in_flight,
             current.batcher.depth if current is not None else 0,
             len(self.server_state.connections),
-            self.config.timeout_graceful_shutdown,
+            self.drain_s or self.config.timeout_graceful_shutdown,
         )
+        drained = None
+        if current is not None and self.drain_s is not None:
+            # In a thread: the requests being drained need this event loop to be answered.
+            drained = asyncio.get_running_loop().run_in_executor(None, current.stop, self.drain_s)
         await super().shutdown(sockets)
+        if drained is not None:
+            await drained
         left, seconds = len(self.server_state.tasks), time.monotonic() - started
         if left:  # cancelled by uvicorn past the grace period
             log.error("stopped after %.2f s: %d requests cut off unanswered", seconds, left)
