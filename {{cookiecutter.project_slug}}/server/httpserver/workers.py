@@ -149,7 +149,7 @@ class DrainingServer(Server):
             await drained
         left, seconds = len(self.server_state.tasks), time.monotonic() - started
         if left:  # cancelled by uvicorn past the grace period
-            log.error("stopped after %.2f s: %d requests cut off unanswered", seconds, left)
+            log.error("stopped after %.2f s: %d requests cut off past the grace period (500)", seconds, left)
         else:
             log.info("stopped in %.2f s: all %d requests in flight answered", seconds, in_flight)
 
