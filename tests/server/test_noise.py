@@ -63,8 +63,10 @@ def test_refusals_give_access_lines_only_and_one_overload_summary(tmp_path, guni
     assert len(re.findall(r"access: POST /service (200|503|504) ", log)) == 300
     summaries = re.findall(r"^.*overload: refused .*$", log, re.M)
     assert len(summaries) == 1, log
-    assert re.search(rf"refused {burst.count(503)} requests 503 \(busy\) and", summaries[0])
-    assert f"{burst.count(504)} requests 504 (timeout)" in summaries[0]
+    counted = {503: 0, 504: 0}
+    for count, code in re.findall(r"(\d+) requests (50[34]) \(\w+\)", summaries[0]):
+        counted[int(code)] += int(count)
+    assert counted == {503: burst.count(503), 504: burst.count(504)}, summaries[0]
     # the one real fault is logged once, with its traceback
-    assert log.count("execute raised for a batch of 1 requests") == 1
+    assert len(re.findall(r"execute raised (\w+ )?for a batch of 1 requests", log)) == 1
     assert "ValueError: a real fault" in log
