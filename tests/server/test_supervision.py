@@ -157,3 +157,38 @@ def test_a_failed_load_with_two_workers_exits_4_with_one_line(tmp_path, gunicorn
     assert log.count("Traceback") == 1  # the model's, after the line; none from gunicorn
     assert "HaltServer" not in log and "exited with code" not in log
     assert not list(Path("/dev/shm").glob(f"uai-*-{server.process.pid}*"))
+
+
+def test_the_flight_record_holds_the_running_batch_only_and_the_master_reads_it_once(tmp_path, monkeypatch):
+    from httpserver import supervision
+    from httpserver.inputs import RequestInput
+
+    monkeypatch.setattr(supervision, "directory", lambda: tmp_path)
+    record = supervision.FlightRecord(supervision.flight_path(1, 2))
+    meta = {"REMOTE_ADDR": "10.0.0.7", "REMOTE_PORT": "5123", "HTTP_X_REQUEST_ID": "r-1"}
+    batch = [RequestInput(b"[1, 2]", "application/json", meta)] + [RequestInput(b"x")] * 5
+    record.started(batch)
+    assert supervision.batch_text(supervision.read_flight(1, 2)).startswith(
+        "while running a batch of 6 requests"
+    )
+    assert supervision.read_flight(1, 2) is None  # read once: the file is gone
+    record = supervision.FlightRecord(supervision.flight_path(1, 3))
+    record.started(batch)
+    text = supervision.batch_text(supervision.read_flight(1, 3))
+    assert "(6 bytes application/json from 10.0.0.7:5123 id=r-1; 1 bytes no content type;" in text
+    assert text.endswith(", and 2 more)")
+    record = supervision.FlightRecord(supervision.flight_path(1, 4))
+    record.started(batch)
+    record.ended()
+    assert supervision.read_flight(1, 4) is None
+
+
+def test_a_death_is_said_by_signal_name_exit_code_or_the_masters_own_kill():
+    from httpserver.supervision import how_it_died
+
+    assert (
+        how_it_died(-signal.SIGKILL) == "killed (SIGKILL), likely by the kernel's OOM killer (out of memory)"
+    )
+    assert how_it_died(-signal.SIGKILL, sent=signal.SIGKILL).startswith("killed by the master (SIGKILL")
+    assert how_it_died(-signal.SIGABRT) == "killed by SIGABRT (aborted)"
+    assert how_it_died(3) == "exited with code 3"

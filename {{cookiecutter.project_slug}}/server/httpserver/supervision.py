@@ -152,8 +152,9 @@ def install_master() -> None:
     """In the master (gunicorn.conf.py): our reaping, and the stale files of this pid removed."""
     from gunicorn.arbiter import Arbiter
 
-    remove_files(os.getpid())
+    # gunicorn reads its conf again on SIGHUP: the running workers keep their records then.
     if getattr(Arbiter.reap_workers, "__module__", "") != __name__:
+        remove_files(os.getpid())
         original_kill = Arbiter.kill_worker
 
         def kill_worker(arbiter, pid, sig):
