@@ -107,18 +107,21 @@ def test_probes_ask_the_servers_own_routes_on_its_own_port(rendered, monkeypatch
     assert {"/readyz", "/healthz", "/metrics"} <= routes
 
 
-def test_the_grace_period_covers_the_pause_the_servers_drain_and_its_request_timeout(project_dir):
+def test_the_grace_period_covers_the_pause_the_servers_drain_and_the_masters_exit(project_dir):
     from httpserver.config import knob_specs
+    from uaipack.deployment import STOP_MARGIN_S
 
     knobs = {spec.name for spec in knob_specs()}
     assert {"graceful_timeout_s", "request_timeout_s"} <= knobs  # the knobs the grace period is made of
     server = {"graceful_timeout_s": 12, "request_timeout_s": 7.5}
     deployment, _ = render(project_dir, server=server, deploy={"drain_pause_s": 3})
     pod = by_kind(build(project_dir, "base"))["Deployment"][0]["spec"]["template"]["spec"]
-    assert pod["terminationGracePeriodSeconds"] == math.ceil(3 + 12 + 7.5) == 23
+    assert pod["terminationGracePeriodSeconds"] == 3 + 12 + STOP_MARGIN_S == 17
     assert pod["containers"][0]["lifecycle"]["preStop"] == {"sleep": {"seconds": 3}}
     stack = swarm_stack(project_dir)
-    assert stack["services"]["model"]["stop_grace_period"] == f"{math.ceil(12 + 7.5)}s"
+    assert stack["services"]["model"]["stop_grace_period"] == "14s"
+    haproxy = (project_dir / "deploy" / "swarm" / "haproxy.cfg").read_text()
+    assert f"timeout server {math.ceil(12 + 7.5)}s" in haproxy  # a request's wait, then the drain
     environment = {item["name"]: item["value"] for item in pod["containers"][0]["env"]}
     assert environment["UAI_GRACEFUL_TIMEOUT_S"] == "12" and environment["UAI_REQUEST_TIMEOUT_S"] == "7.5"
 
@@ -312,9 +315,9 @@ def test_the_manifests_task_says_what_it_wrote_and_refuses_a_bad_setting_in_one_
     assert "deploy/k8s/base/deployment.yaml" in done.stdout and "created" in done.stdout
     from uaipack.settings import SERVER_DEFAULTS
 
-    drain, wait = SERVER_DEFAULTS["graceful_timeout_s"], SERVER_DEFAULTS["request_timeout_s"]
-    grace = math.ceil(5 + drain + wait)
-    assert f"grace period {grace} s = pause 5 + drain {drain:g} + request timeout {wait:g}" in done.stdout
+    drain = SERVER_DEFAULTS["graceful_timeout_s"]
+    assert drain == 8  # docker stop's 10 s: the drain and the master's exit
+    assert f"grace period 15 s = pause 5 + drain {drain:g} + the master's exit 2" in done.stdout
     bad = subprocess.run(
         [*invoke, "manifests"],
         cwd=project_dir,

@@ -15,7 +15,7 @@ from pathlib import Path
 SERVER_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(SERVER_ROOT))
 
-from httpserver import multiprocess  # noqa: E402
+from httpserver import multiprocess, supervision  # noqa: E402
 from httpserver.config import ConfError, load_settings  # noqa: E402
 
 try:
@@ -27,7 +27,15 @@ except ConfError as error:  # one line, no traceback; the master exits non-zero
 # The workers' shared metrics directory, named before a worker imports prometheus-client.
 multiprocess.prepare()
 child_exit = multiprocess.child_exit
-on_exit = multiprocess.on_exit
+# One line per dead worker, naming how it died and the batch it ran (httpserver.supervision).
+supervision.install_master()
+
+
+def on_exit(server):
+    """The master is about to exit: remove its metrics directory and flight records."""
+    multiprocess.on_exit(server)
+    supervision.remove_files(os.getpid())
+
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 worker_class = "httpserver.workers.ServiceWorker"
@@ -51,8 +59,11 @@ if os.environ.get("UAI_CODE_DIR"):
 
 def worker_exit(server, worker):
     """The worker has answered its in-flight requests; answer anything still queued."""
-    from httpserver import runtime
+    if worker.pid != os.getpid():
+        return  # the master calls it too, for a worker already gone: nothing to drain there
+    from httpserver import logs, runtime
 
-    current = runtime.installed()
-    if current is not None and not current.stop(timeout=graceful_timeout):
+    current = runtime.installed()  # drained already by the worker's stop (httpserver.workers)
+    if current is not None and not current.stop(timeout=1):
         server.log.warning("batching loop did not drain within %s s", graceful_timeout)
+    logs.refusals.flush()  # the overload summary of the last seconds

@@ -23,7 +23,7 @@ import jinja2
 
 from uaipack import UserError, engine, packages, server_module
 from uaipack.conf import conf_digest
-from uaipack.deployment import HEALTH_RETRIES, PROBE_PERIOD_S
+from uaipack.deployment import HEALTH_RETRIES, PROBE_PERIOD_S, stop_timeout_s
 from uaipack.progress import BuildSteps, say
 from uaipack.settings import Project, Settings
 
@@ -32,6 +32,9 @@ from uaipack.settings import Project, Settings
 # is "wherever the server runs".)
 IMAGE_SERVER_ROOT = "/ai-ucloud-client-django"
 BODY_LIMIT_LABEL = "ai.uaipack.server.max_body_bytes"  # read by the smoke test of this image
+# How long `docker stop` must wait for this image (`docker run --stop-timeout`); Docker's own 10 s
+# with the default server.graceful_timeout_s.
+STOP_TIMEOUT_LABEL = "ai.uaipack.stop-timeout"
 RUNTIME_VERSION_LABEL = "ai.uaipack.runtime.version"  # httpserver.version: which runtime it runs
 RUNTIME_COMMIT_LABEL = "ai.uaipack.runtime.commit"
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -184,6 +187,7 @@ def image_labels(settings: Settings, project: Project, conf: dict[str, Any]) -> 
         "ai.uaipack.conf.digest": conf_digest(conf),
         "ai.uaipack.framework": framework,
         BODY_LIMIT_LABEL: str(knobs.max_body_bytes),
+        STOP_TIMEOUT_LABEL: str(stop_timeout_s(knobs.graceful_timeout_s)),
     }
     revision = _git(project.root, "rev-parse", "HEAD")
     if revision:

@@ -28,6 +28,8 @@ QUEUE_METRIC = "uai_queue_depth"  # the server's gauge of requests waiting for t
 PROBE_PERIOD_S = 2  # how often the orchestrators ask /readyz (the image's HEALTHCHECK too)
 HEALTH_RETRIES = 3  # failed health checks in a row before Docker calls a task unhealthy
 ENDPOINT_MODES = ("vip", "dnsrr")
+#: After its workers' grace period the gunicorn master still reaps them and runs its exit hooks.
+STOP_MARGIN_S = 2
 _TYPES = {"int": int, "float": float, "str": str}
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 _CPU = re.compile(r"^(\d+(\.\d+)?|\d+m)$")
@@ -162,13 +164,18 @@ class Deployment:
 
     @property
     def grace_period_s(self) -> int:
-        """Kubernetes' terminationGracePeriodSeconds: the preStop pause, then the server's drain
-        (graceful_timeout_s), then the longest a request may still be waiting (request_timeout_s)."""
-        return math.ceil(self.deploy.drain_pause_s + self.stop_grace_period_s)
+        """Kubernetes' terminationGracePeriodSeconds: the preStop pause, then the server's stop."""
+        return math.ceil(self.deploy.drain_pause_s) + self.stop_grace_period_s
 
     @property
     def stop_grace_period_s(self) -> int:
-        """Swarm's stop_grace_period (no preStop there): the drain plus the request timeout."""
+        """Swarm's stop_grace_period (no preStop there): the server's own stop, see `stop_timeout_s`."""
+        return stop_timeout_s(self.server["graceful_timeout_s"])
+
+    @property
+    def proxy_timeout_s(self) -> int:
+        """HAProxy's client and server timeouts: a request may wait its request_timeout_s, and
+        the answer of one accepted just before a stop comes within the drain too."""
         return math.ceil(self.server["graceful_timeout_s"] + self.server["request_timeout_s"])
 
     @property
@@ -188,6 +195,14 @@ class Deployment:
     @property
     def swarm_reservations(self) -> dict[str, str]:
         return {"cpus": cpus(self.deploy.cpu_request), "memory": swarm_memory(self.deploy.memory_request)}
+
+
+def stop_timeout_s(graceful_timeout_s: float) -> int:
+    """How long the server may take to stop after SIGTERM: the workers' drain (gunicorn kills
+    them at graceful_timeout_s), then the master's exit. With the default of 8 s, docker stop's
+    own 10 s. The image's label, Swarm's stop_grace_period and (after the preStop pause)
+    Kubernetes' terminationGracePeriodSeconds are this figure."""
+    return max(1, round(graceful_timeout_s)) + STOP_MARGIN_S
 
 
 def deployment(settings: Settings, project: Project) -> Deployment:

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from httpserver import supervision
 from httpserver.errors import BadResult, ExecuteFailed, RequestTimeout, ServerBusy, ServiceError, ShuttingDown
 from httpserver.metrics import Metrics
 
@@ -257,6 +258,7 @@ class Batcher:
         size = len(batch)
         failed = True
         try:
+            supervision.batch_started(batch)
             results = self._execute([job.item for job in batch], size)
             if results is not None and not hasattr(results, "__len__") and hasattr(results, "__iter__"):
                 results = list(results)
@@ -282,6 +284,7 @@ class Batcher:
             for job in batch:
                 job.error = ExecuteFailed()
         finally:
+            supervision.batch_ended()
             self._answer(batch)
             self.metrics.observe_batch(size, failed)
 

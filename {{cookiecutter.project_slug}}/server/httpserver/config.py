@@ -61,7 +61,9 @@ class ServerSettings:
         help="processes; each loads its own model and runs its own batching loop (memory x workers)",
     )
     graceful_timeout_s: float = knob(
-        30.0, minimum=0, help="on SIGTERM, how long to finish accepted requests before exiting"
+        8.0,
+        minimum=0,
+        help="on SIGTERM, how long to finish accepted requests before exiting (fits docker stop's 10 s)",
     )
     console: bool = knob(
         True, help="serve the console page at / (try the model in a browser); off: its routes answer 404"

@@ -11,6 +11,8 @@ import json
 
 from django.http import HttpResponse
 
+from httpserver import logs
+
 
 class ServiceError(Exception):
     """Base of the family: status, code, and the sentence the client reads."""
@@ -133,4 +135,10 @@ def error_response(error: ServiceError) -> HttpResponse:
     response = HttpResponse(body, status=error.status, content_type="application/json")
     for name, value in error.headers.items():
         response[name] = value
+    # An answer made on purpose is not a fault: Django's `django.request` logger skips it (one
+    # ERROR line per 503 buried the real errors). Faults are logged once where they happen
+    # (execute raised, a bad result); the base class is what `server_error` answers for an
+    # unexpected exception, whose traceback Django logs.
+    response._has_been_logged = type(error) is not ServiceError
+    logs.answered_error(error.status, error.code)
     return response

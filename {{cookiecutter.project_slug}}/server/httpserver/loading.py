@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from httpserver import supervision
 from httpserver.config import ConfError, read_conf
 
 log = logging.getLogger("httpserver.loading")
@@ -135,12 +136,13 @@ class ModelHost:
             self.failure = str(error)
             self.status = FAILED
             self.loaded.set()
-            cause = error.__cause__
-            log.error(
-                "model load failed: %s",
-                error,
-                exc_info=(type(cause), cause, cause.__traceback__) if cause is not None else None,
-            )
+            if supervision.first_load_failure():  # with several workers, one says it
+                cause = error.__cause__
+                log.error(
+                    "model load failed: %s",
+                    error,
+                    exc_info=(type(cause), cause, cause.__traceback__) if cause is not None else None,
+                )
             return False
         self.load_seconds = time.perf_counter() - started
         self.status = READY

@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 import resource
 import signal
+import time
 from typing import TYPE_CHECKING
 
 from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
+from httpserver import supervision
 from httpserver.config import ServerSettings, load_settings
+
+log = logging.getLogger("httpserver.workers")
 
 if TYPE_CHECKING:
     from httpserver.protocol import GuardedHttpProtocol
@@ -49,7 +54,7 @@ class ServiceWorker(UvicornWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # In-flight requests get the grace period, then the worker stops (SIGTERM).
-        self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+        self.drain_s, self.config.timeout_graceful_shutdown = stop_budgets(self.cfg.graceful_timeout)
         self.settings = load_settings()
         self.config.timeout_keep_alive = self.settings.keepalive_timeout_s
 
@@ -68,6 +73,7 @@ class ServiceWorker(UvicornWorker):
         watched = self.cfg.reload_extra_files if self.cfg.reload else []
         self._watched = {path: _mtime(path) for path in watched}
         self.config.http = guarded_protocol(self.settings, self.log)
+        supervision.start_worker()  # faulthandler, and the flight record the master reads if we die
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -78,7 +84,8 @@ class ServiceWorker(UvicornWorker):
     async def _serve(self) -> None:
         """Serve, and stop like the other workers when gunicorn clears `alive` (`--reload`)."""
         self.config.app = self.wsgi
-        server = Server(config=self.config)
+        server = DrainingServer(config=self.config)
+        server.drain_s = self.drain_s
         from httpserver import metrics  # here, in the worker: the master need not load prometheus-client
 
         metrics.open_connections = lambda: len(server.server_state.connections)
@@ -102,6 +109,49 @@ class ServiceWorker(UvicornWorker):
                     self.alive = False
                     break
         server.should_exit = True
+
+
+def stop_budgets(graceful_timeout: float) -> tuple[float, float]:
+    """(drain, answer): on SIGTERM the batching loop runs what is queued for `drain` seconds,
+    then answers what is left 503; uvicorn waits `answer` seconds for the answers to go out,
+    then cuts off what is still running. Both end before gunicorn's master kills the worker
+    (at `graceful_timeout`), so a request it accepted gets an answer rather than a closed
+    connection."""
+    margin = min(1.5, 0.2 * graceful_timeout)
+    return graceful_timeout - margin, graceful_timeout - margin / 2
+
+
+class DrainingServer(Server):
+    """uvicorn's server: on a stop, the batching loop drains alongside (`stop_budgets`), and the
+    log says what the stop had to finish and whether it did."""
+
+    drain_s: float | None = None
+
+    async def shutdown(self, sockets=None) -> None:
+        from httpserver import runtime
+
+        started, current = time.monotonic(), runtime._current
+        in_flight = len(self.server_state.tasks)
+        log.info(
+            "stopping: %d requests in flight (%d queued for the model), %d connections open; "
+            "%g s to run them, then what is left is answered 503",
+            in_flight,
+            current.batcher.depth if current is not None else 0,
+            len(self.server_state.connections),
+            self.drain_s or self.config.timeout_graceful_shutdown,
+        )
+        drained = None
+        if current is not None and self.drain_s is not None:
+            # In a thread: the requests being drained need this event loop to be answered.
+            drained = asyncio.get_running_loop().run_in_executor(None, current.stop, self.drain_s)
+        await super().shutdown(sockets)
+        if drained is not None:
+            await drained
+        left, seconds = len(self.server_state.tasks), time.monotonic() - started
+        if left:  # cancelled by uvicorn past the grace period
+            log.error("stopped after %.2f s: %d requests cut off past the grace period (500)", seconds, left)
+        else:
+            log.info("stopped in %.2f s: all %d requests in flight answered", seconds, in_flight)
 
 
 def guarded_protocol(settings: ServerSettings, log) -> type[GuardedHttpProtocol]:

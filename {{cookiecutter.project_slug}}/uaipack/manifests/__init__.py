@@ -73,7 +73,8 @@ def template_context(deployment: Deployment) -> dict:
         "queue_metric": deployments.QUEUE_METRIC,
         "probe_period": deployments.PROBE_PERIOD_S,
         "monitor_s": deployments.swarm_monitor_s(),
-        "client_timeout_s": deployment.stop_grace_period_s,
+        "client_timeout_s": deployment.proxy_timeout_s,
+        "stop_margin_s": deployments.STOP_MARGIN_S,
         "template_slots": deployment.deploy.max_replicas,
     }
 
@@ -140,7 +141,7 @@ def report(outcomes: list[Outcome], deployment: Deployment, root: Path) -> None:
     say(
         f"{d.deploy.replicas} replicas (autoscaled up to {d.deploy.max_replicas}); startup up to "
         f"{d.startup_timeout_s:g} s; grace period {d.grace_period_s} s = pause {d.deploy.drain_pause_s:g} "
-        f"+ drain {server['graceful_timeout_s']:g} + request timeout {server['request_timeout_s']:g}"
+        f"+ drain {server['graceful_timeout_s']:g} + the master's exit {deployments.STOP_MARGIN_S}"
     )
     for outcome in outcomes:
         if outcome.action == KEPT:
