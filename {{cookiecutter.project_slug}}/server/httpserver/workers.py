@@ -130,7 +130,7 @@ class DrainingServer(Server):
     async def shutdown(self, sockets=None) -> None:
         from httpserver import runtime
 
-        started, current = time.monotonic(), runtime._current
+        started, current = time.monotonic(), runtime.installed()
         in_flight = len(self.server_state.tasks)
         log.info(
             "stopping: %d requests in flight (%d queued for the model), %d connections open; "
