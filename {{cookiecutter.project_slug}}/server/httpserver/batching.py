@@ -236,7 +236,7 @@ class Batcher:
     async def wait_async(self, job: Job, timeout: float) -> object:
         """On the job's event loop: its result; raises its error, or RequestTimeout after
         `timeout` seconds."""
-        timer = job.future.get_loop().call_later(timeout, self._expire, job, timeout)
+        timer = job.future.get_loop().call_later(timeout, _expire, self, job, timeout)
         try:
             return await job.future
         except asyncio.CancelledError:  # the request is gone: skip it if still queued
@@ -244,13 +244,6 @@ class Batcher:
             raise
         finally:
             timer.cancel()
-
-    def _expire(self, job: Job, timeout: float) -> None:
-        """On the event loop, `timeout` s after submit: answer 504 and free the job's slot."""
-        if not job.future.done():
-            self._abandon(job)
-            job.future.set_exception(RequestTimeout(timeout))
-            self.stalled()  # a timeout is the first sign of a stall: log it now
 
     def _abandon(self, job: Job) -> None:
         """The job will not be answered by the loop: out of the queue's count at once."""
@@ -441,6 +434,14 @@ def _answer(batch: list[Job]) -> None:
     for loop, jobs in settle_by_loop.items():
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to answer
             loop.call_soon_threadsafe(_settle, jobs)
+
+
+def _expire(batcher: Batcher, job: Job, timeout: float) -> None:
+    """On the event loop, `timeout` s after submit: answer 504 and free the job's slot."""
+    if not job.future.done():
+        batcher._abandon(job)
+        job.future.set_exception(RequestTimeout(timeout))
+        batcher.stalled()  # a timeout is the first sign of a stall: log it now
 
 
 def _settle(jobs: list[Job]) -> None:

@@ -120,6 +120,9 @@ class Stalled(Unavailable):
     """The running `execute` is past `server.execute_timeout_s`: the process says it is not alive."""
 
     code, headers = "stalled", {"Retry-After": "5"}
+    message = (
+        "the model's execute is stalled past server.execute_timeout_s; this process waits to be restarted"
+    )
 
     def __init__(self, seconds: float, bound: float):
         super().__init__(
