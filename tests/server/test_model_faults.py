@@ -97,7 +97,7 @@ def test_a_hung_execute_makes_every_probe_say_so_until_it_returns(tmp_path, guni
     server = started(gunicorn, tmp_path, execute_timeout_s=1, request_timeout_s=2)
     assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
     hung = in_thread(post, server, "hang:4")
-    server.wait_until(lambda: get(server, "/readyz").status_code == 503, timeout=3, what="not ready")
+    server.wait_until(lambda: get(server, "/readyz").status_code == 503, timeout=5, what="not ready")
     assert probes(server) == ((503, "stalled"), 503, "NO", 0.0)
     health = get(server, "/healthz").json()
     assert health["error"] == "stalled" and "server.execute_timeout_s = 1" in health["message"]
@@ -107,7 +107,7 @@ def test_a_hung_execute_makes_every_probe_say_so_until_it_returns(tmp_path, guni
         "stalled",
         "5",
     )
-    server.wait_until(lambda: get(server, "/readyz").status_code == 200, timeout=6, what="ready again")
+    server.wait_until(lambda: get(server, "/readyz").status_code == 200, timeout=10, what="ready again")
     assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
     assert post(server, "after").text == "ok:after"
     hung["thread"].join(10)
@@ -128,7 +128,7 @@ def test_requests_timing_out_in_the_queue_leave_room_for_the_next_ones(tmp_path,
     """Before: after queue_size requests had timed out behind a long execute, every request
     got 503 `Server is busy` for ever."""
     server = started(gunicorn, tmp_path, execute_timeout_s=30, request_timeout_s=0.5, queue_size=2)
-    slow = in_thread(post, server, "hang:3")
+    slow = in_thread(post, server, "hang:6")
     server.wait_until(lambda: "uai_model_ready" in get(server, "/metrics").text, what="metrics")
     statuses = []
     for _ in range(3):  # 3 rounds of queue_size requests, each answered 504 in its turn
@@ -140,7 +140,9 @@ def test_requests_timing_out_in_the_queue_leave_room_for_the_next_ones(tmp_path,
     assert re.search(r"^uai_queue_depth 0\.0$", get(server, "/metrics").text, re.M)
     slow["thread"].join(10)
     assert slow["answer"].status_code == 504
-    server.wait_until(lambda: post(server, "next").text == "ok:next", timeout=6, what="the execute to return")
+    server.wait_until(
+        lambda: post(server, "next").text == "ok:next", timeout=10, what="the execute to return"
+    )
     assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
 
 

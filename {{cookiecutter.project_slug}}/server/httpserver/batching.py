@@ -169,8 +169,8 @@ class Batcher:
 
     def stalled(self) -> float | None:
         """Seconds the running execute has run if that is over `execute_timeout`, else None.
-        The first call that finds a stall logs it (probes and timeouts call this; no thread
-        watches)."""
+        The first call that finds a stall logs it and makes `submit` refuse (the probes and
+        the metrics publisher, once a second under gunicorn, call this; no thread watches)."""
         running = self._running
         if running is None:
             return None
@@ -218,15 +218,16 @@ class Batcher:
                 self._arriving -= 1
             if self._stopping:
                 raise ShuttingDown()
+            now = time.monotonic()
+            if running is not None and running.reported:  # declared by a probe or the metrics
+                raise Stalled(now - running.started_at, self.execute_timeout)
             queued = self._queued
             if queued >= self.queue_size:
                 raise ServerBusy()
             if queued and (queued + self._running_size + 1) * self._item_seconds > self._admit_seconds:
                 raise Overloaded()
-            if running is not None and running.reported:
-                raise Stalled(time.monotonic() - running.started_at, self.execute_timeout)
             self._queued = queued + 1
-            job.enqueued_at = now = time.monotonic()
+            job.enqueued_at = now
             job.deadline = now + self.request_timeout
             self._queue.put(job)
             if self._gate_waiting and (queued + 1 >= self._gate_want or self._arriving <= 0):
@@ -441,7 +442,6 @@ def _expire(batcher: Batcher, job: Job, timeout: float) -> None:
     if not job.future.done():
         batcher._abandon(job)
         job.future.set_exception(RequestTimeout(timeout))
-        batcher.stalled()  # a timeout is the first sign of a stall: log it now
 
 
 def _settle(jobs: list[Job]) -> None:
