@@ -10,6 +10,7 @@ from httpserver.config import ServerSettings
 from httpserver.loading import FAILED, READY, LoadError, ModelHost, create_instance
 from httpserver.runtime import Runtime
 
+from server.batch_support import EventLoop
 from server.support import write_project
 
 # Written exactly as UAI users write them (see UAI-REFERENCE.md), minus the keras import:
@@ -81,7 +82,8 @@ def test_a_uai_keras_class_loads_with_its_attributes_and_answers_a_batch(keras_p
     try:
         from httpserver.inputs import RequestInput
 
-        assert runtime.batcher.infer(RequestInput(b"12345"), timeout=5) == ("5:seven", 1)
+        with EventLoop() as events:
+            assert events.infer(runtime.batcher, RequestInput(b"12345"), timeout=5) == ("5:seven", 1)
     finally:
         runtime.stop(timeout=5)
 

@@ -1,20 +1,26 @@
 """Bounded dynamic batching: requests queue jobs, one loop thread runs `execute` on batches.
 
-The server's requests live on an event loop: `submit(..., loop)` queues a `Job` and
-`wait_async` awaits it. The loop thread (UAI's single inference thread) takes what is
-queued (up to `max_batch_size`), calls `execute(items, len(items))` once, and hands each job its own
-result, in order, with one wake-up of the event loop per batch. Threads can use the same
-engine with `submit` and `wait` (tests, embedding).
+The server's requests live on an event loop: `submit(item, announced, loop)` queues a `Job`
+and `wait_async` awaits it. The loop thread (UAI's single inference thread) takes what is
+queued (up to `max_batch_size`), calls `execute(items, len(items))` once, and hands each job its
+own result, in order, with one wake-up of the event loop per batch.
 
 The wait for company is bounded by `max_latency_ms` (0: take what is queued now, UAI's
 behaviour) and is skipped when no other request is on its way, so a lone client pays no
 batching delay. Requests announce themselves when their body starts to arrive
 (`announce`); that count is what "on its way" means.
 
-Bounds: the queue holds at most `queue_size` jobs (then `ServerBusy`, answered 503); a
-job not answered within its timeout is abandoned (504) and skipped if still queued; an
-`execute` that raises fails only its own batch; `stop` refuses new jobs and answers all
-queued ones before the loop exits.
+Bounds:
+- Admission: the queue holds at most `queue_size` jobs, and no more work than can finish
+  within `ADMIT_FRACTION` of the request timeout, estimated from the measured seconds per
+  item of past batches (`ServerBusy` / `Overloaded`, answered 503 with Retry-After).
+- Deadlines: a job not answered within its timeout is abandoned (504) and frees its queue
+  slot at once; the loop never runs a job whose deadline has passed.
+- Faults: an `execute` that raises anything (`SystemExit` and `KeyboardInterrupt` too)
+  fails only its own batch (500). One that runs past `execute_timeout_s` makes the batcher
+  `stalled` (the probes say not ready and not alive, new jobs get 503) until it returns.
+- Shutdown: `stop` refuses new jobs and answers the queued ones before the loop exits; past
+  its timeout it answers what is left 503.
 """
 
 from __future__ import annotations
@@ -26,13 +32,28 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from httpserver import supervision
-from httpserver.errors import BadResult, ExecuteFailed, RequestTimeout, ServerBusy, ServiceError, ShuttingDown
+from httpserver.errors import (
+    BadResult,
+    ExecuteFailed,
+    Overloaded,
+    RequestTimeout,
+    ServerBusy,
+    ServiceError,
+    ShuttingDown,
+    Stalled,
+)
 from httpserver.metrics import Metrics
 
 log = logging.getLogger("httpserver.batching")
+
+#: Admit a job only if the work queued ahead is estimated to finish within this share of the
+#: request timeout (the rest is headroom for the estimate's error and the job's own batch).
+ADMIT_FRACTION = 0.75
+#: Weight of the newest batch in the moving average of seconds per item.
+EWMA_WEIGHT = 0.2
 
 
 @dataclass(eq=False, slots=True)
@@ -40,15 +61,39 @@ class Job:
     """One request's trip through the loop: its input, then its result or error."""
 
     item: object
+    future: asyncio.Future
     enqueued_at: float = 0.0
+    deadline: float = 0.0
     result: object = None
     error: ServiceError | None = None
     batch_size: int = 0
-    abandoned: bool = False
-    # How the waiter learns the answer: a future of its event loop, or a held lock a thread
-    # blocks on (released once result/error is set).
-    future: asyncio.Future | None = None
-    done: threading.Lock | None = None
+    abandoned: bool = False  # answered 504 (or its client left): never run, never answered again
+    taken: bool = False  # dequeued by the loop: no longer counted in the queue
+
+
+@dataclass(eq=False, slots=True)
+class Running:
+    """The batch `execute` is running now (`Batcher.running`): read-only for the probes and
+    for a report of a worker's death."""
+
+    size: int
+    started_at: float  # time.monotonic() when execute was called
+    jobs: tuple[Job, ...] = field(repr=False)
+    reported: bool = False  # its stall has been logged: the batcher is stalled
+
+    @property
+    def requests(self) -> list[str]:
+        """Each job in a few words: its X-Request-Id, else `POST /service`."""
+        return [describe(job.item) for job in self.jobs]
+
+
+def describe(item: object) -> str:
+    """A request as a log line names it: its X-Request-Id header, else `POST /service`."""
+    try:
+        request_id = item.headers.get("X-Request-Id")
+    except Exception:  # not a RequestInput (tests, embedding)
+        request_id = None
+    return str(request_id) if request_id else "POST /service"
 
 
 def _held_lock() -> threading.Lock:
@@ -67,25 +112,32 @@ class Batcher:
         max_batch_size: int = 32,
         max_latency_ms: float = 2.0,
         queue_size: int = 1024,
+        request_timeout_s: float = 30.0,
+        execute_timeout_s: float = 0.0,
         metrics: Metrics | None = None,
     ):
         self._execute = execute
         self.max_batch_size = max_batch_size
         self.max_latency = max_latency_ms / 1000.0
         self.queue_size = queue_size
+        self.request_timeout = request_timeout_s
+        self.execute_timeout = execute_timeout_s or request_timeout_s
         self.metrics = metrics or Metrics()
         # SimpleQueue and Lock are C-level: no Python-level Condition on the hot path (measured:
         # the handoff to the loop thread is most of what batching costs an echo request).
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()  # guards _queued, _arriving, _stopping and the gate fields
+        self._lock = threading.Lock()  # guards _queued, _arriving, _stopping, the gate, Job.taken
         self._queued = 0
         self._arriving = 0
         self._stopping = False
+        self._running: Running | None = None
+        self._running_size = 0
+        self._item_seconds = 0.0  # moving average of execute's seconds per item
+        self._admit_seconds = ADMIT_FRACTION * request_timeout_s
         # While the loop waits for company it sleeps on this held lock; the request side
         # releases it once, when the batch can fill or nobody else is on the way, instead of
         # waking the loop for every job (measured: a wake-up is a futex syscall under the GIL).
         self._gate = _held_lock()
-        self._wake_lock = threading.Lock()  # orders a job's release against its abandonment
         self._gate_waiting = False
         self._gate_want = 0
         self._thread = threading.Thread(target=self._loop, name="uai-batching", daemon=True)
@@ -102,9 +154,42 @@ class Batcher:
         return self._thread.is_alive() and not self._stopping
 
     @property
+    def thread_alive(self) -> bool:
+        """True until the loop thread has ended (after `stop`, or a bug)."""
+        return self._thread.is_alive()
+
+    @property
     def depth(self) -> int:
-        """Requests waiting for the loop (not counting the batch being run)."""
+        """Requests waiting for the loop (not counting the batch being run nor abandoned ones)."""
         return self._queued
+
+    @property
+    def running(self) -> Running | None:
+        """The batch being executed now, or None."""
+        return self._running
+
+    def stalled(self) -> float | None:
+        """Seconds the running execute has run if that is over `execute_timeout`, else None.
+        The first call that finds a stall logs it and makes `submit` refuse (the probes and
+        the metrics publisher, once a second under gunicorn, call this; no thread watches)."""
+        running = self._running
+        if running is None:
+            return None
+        elapsed = time.monotonic() - running.started_at
+        if elapsed <= self.execute_timeout:
+            return None
+        if not running.reported:
+            running.reported = True  # from now on, submit refuses
+            log.error(
+                "execute stalled: it has run for %.1f s on a batch of %d requests (%s), over "
+                "server.execute_timeout_s = %g; this process reports not ready and not alive "
+                "until it returns",
+                elapsed,
+                running.size,
+                ", ".join(running.requests[:8]) + (", ..." if running.size > 8 else ""),
+                self.execute_timeout,
+            )
+        return elapsed
 
     def announce(self) -> None:
         """A request has arrived and will `submit` soon (or `withdraw`): worth waiting for."""
@@ -123,58 +208,56 @@ class Batcher:
         self._gate_waiting = False
         self._gate.release()
 
-    def submit(
-        self, item: object, announced: bool = False, loop: asyncio.AbstractEventLoop | None = None
-    ) -> Job:
-        """Queue one input; its answer comes to a future of `loop` (`await wait_async`) or, with
-        no loop, to a thread (`wait`). Raises ServerBusy when the queue is full, ShuttingDown
-        after `stop`."""
-        job = Job(item, future=loop.create_future()) if loop is not None else Job(item, done=_held_lock())
+    def submit(self, item: object, announced: bool, loop: asyncio.AbstractEventLoop) -> Job:
+        """Queue one input; its answer comes to a future of `loop` (`await wait_async`).
+        Raises ServerBusy or Overloaded when the queue is full of work, Stalled while execute
+        is stalled, ShuttingDown after `stop`."""
+        job = Job(item, loop.create_future())
+        running = self._running
         with self._lock:
             if announced:
                 self._arriving -= 1
             if self._stopping:
                 raise ShuttingDown()
-            if self._queued >= self.queue_size:
+            now = time.monotonic()
+            if running is not None and running.reported:  # declared by a probe or the metrics
+                raise Stalled(now - running.started_at, self.execute_timeout)
+            queued = self._queued
+            if queued >= self.queue_size:
                 raise ServerBusy()
-            self._queued += 1
-            job.enqueued_at = time.monotonic()
+            if queued and (queued + self._running_size + 1) * self._item_seconds > self._admit_seconds:
+                raise Overloaded()
+            self._queued = queued + 1
+            job.enqueued_at = now
+            job.deadline = now + self.request_timeout
             self._queue.put(job)
-            if self._gate_waiting and (self._queued >= self._gate_want or self._arriving <= 0):
+            if self._gate_waiting and (queued + 1 >= self._gate_want or self._arriving <= 0):
                 self._open_gate()
         return job
 
     async def wait_async(self, job: Job, timeout: float) -> object:
         """On the job's event loop: its result; raises its error, or RequestTimeout after
         `timeout` seconds."""
-        timer = job.future.get_loop().call_later(timeout, _expire, job, timeout)
+        timer = job.future.get_loop().call_later(timeout, _expire, self, job, timeout)
         try:
             return await job.future
         except asyncio.CancelledError:  # the request is gone: skip it if still queued
-            job.abandoned = True
+            self._abandon(job)
             raise
         finally:
             timer.cancel()
 
-    def wait(self, job: Job, timeout: float) -> object:
-        """From a thread: the job's result; raises its error, or RequestTimeout after `timeout` s."""
-        if not job.done.acquire(timeout=timeout):
-            with self._wake_lock:
-                job.abandoned = True  # the loop skips it if still queued, drops its answer if not
-                answered = job.done.acquire(blocking=False)
-            if not answered:
-                raise RequestTimeout(timeout)
-        if job.error is not None:
-            raise job.error
-        return job.result
-
-    def infer(self, item: object, timeout: float, announced: bool = False) -> tuple[object, int]:
-        """From a thread: submit and wait, (result, size of the batch it ran in)."""
-        job = self.submit(item, announced)
-        return self.wait(job, timeout), job.batch_size
+    def _abandon(self, job: Job) -> None:
+        """The job will not be answered by the loop: out of the queue's count at once."""
+        with self._lock:
+            if not job.abandoned:
+                job.abandoned = True
+                if not job.taken:
+                    self._queued -= 1
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Refuse new jobs, answer the queued ones, end the loop; True if it ended in time."""
+        """Refuse new jobs, answer the queued ones, end the loop; True if it ended in time.
+        Past `timeout`, every job still queued or running is answered 503 (ShuttingDown)."""
         with self._lock:
             already, self._stopping = self._stopping, True
             if self._gate_waiting:
@@ -183,7 +266,40 @@ class Batcher:
             self._queue.put(None)  # wakes the loop; it ends once the queue is empty
         if self._thread.is_alive():
             self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if not self._thread.is_alive():
+            return True
+        queued, running = self._refuse_left()
+        if queued or running:
+            log.warning(
+                "shutdown: the batching loop did not finish within %g s; answered 503 to %d queued "
+                "and %d running requests",
+                timeout,
+                queued,
+                running,
+            )
+        return False
+
+    def _refuse_left(self) -> tuple[int, int]:
+        """Answer every job still queued, and those of the running batch, 503; their counts."""
+        left: list[Job] = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                job = self._queue.get_nowait()
+                if job is not None:
+                    left.append(job)
+        self._queue.put(None)  # the loop still ends once its batch returns
+        with self._lock:
+            for job in left:
+                job.taken = True
+                if not job.abandoned:
+                    self._queued -= 1
+        left = [job for job in left if not job.abandoned]
+        running = self._running
+        in_execute = [job for job in running.jobs if not job.abandoned] if running is not None else []
+        for job in left + in_execute:
+            job.error = ShuttingDown()
+        _answer(left + in_execute)
+        return len(left), len(in_execute)
 
     # -- loop side ------------------------------------------------------------------------------
 
@@ -195,7 +311,7 @@ class Batcher:
                     return
                 if batch:
                     self._run(batch)
-            except Exception:  # a bug here must not silently stop serving
+            except BaseException:  # a bug here must not silently stop serving
                 log.exception("the batching loop hit an unexpected error; it goes on")
 
     def _accept(self, job: Job | None, batch: list[Job]) -> bool:
@@ -203,38 +319,40 @@ class Batcher:
         if job is None:
             return False
         with self._lock:
-            self._queued -= 1
+            job.taken = True
+            if not job.abandoned:
+                self._queued -= 1
         if not job.abandoned:
             batch.append(job)
         return True
 
+    def _take_queued(self, batch: list[Job]) -> bool:
+        """Add what is queued now, up to the batch limit; False once the stop sentinel came."""
+        try:
+            while len(batch) < self.max_batch_size:
+                if not self._accept(self._queue.get_nowait(), batch):
+                    self._queue.put(None)  # keep the sentinel for after this batch
+                    return False
+        except queue.Empty:
+            pass
+        return True
+
     def _collect(self) -> list[Job] | None:
         """The next batch (maybe empty), or None once stopped and every queued job is answered."""
-        limit, get = self.max_batch_size, self._queue.get
+        limit = self.max_batch_size
         batch: list[Job] = []
-        if not self._accept(get(), batch):
+        if not self._accept(self._queue.get(), batch):
             if self._queued == 0:
                 return None
             self._queue.put(None)  # stopping with jobs still queued: answer them first
             return batch
-        try:
-            while len(batch) < limit:  # everything queued now
-                if not self._accept(self._queue.get_nowait(), batch):
-                    self._queue.put(None)  # keep the sentinel for after this batch
-                    return batch
-        except queue.Empty:
-            pass
+        if not self._take_queued(batch):
+            return batch
         if self.max_latency > 0 and batch and len(batch) < limit and self._arriving > 0:
             # Wait for company only while someone is on the way: a lone client never waits.
             remaining = batch[0].enqueued_at + self.max_latency - time.monotonic()
             if remaining > 0 and self._wait_for_company(limit - len(batch), remaining):
-                try:
-                    while len(batch) < limit:
-                        if not self._accept(self._queue.get_nowait(), batch):
-                            self._queue.put(None)
-                            break
-                except queue.Empty:
-                    pass
+                self._take_queued(batch)
         return batch
 
     def _wait_for_company(self, want: int, timeout: float) -> bool:
@@ -255,54 +373,78 @@ class Batcher:
         return self._queued > 0
 
     def _run(self, batch: list[Job]) -> None:
+        """Run one batch: jobs past their deadline are dropped (answered 504 by their timer),
+        the rest executed and answered; the time taken feeds the admission estimate."""
+        started = time.monotonic()
+        batch = [job for job in batch if not job.abandoned and job.deadline > started]
+        if not batch:
+            return
         size = len(batch)
+        running = self._running = Running(size, started, tuple(batch))
+        self._running_size = size
         failed = True
         try:
             supervision.batch_started(batch)
+            failed = self._call_execute(batch)
+        finally:
+            supervision.batch_ended()
+            self._running, self._running_size = None, 0
+            took = time.monotonic() - started
+            spent = took / size
+            self._item_seconds += (EWMA_WEIGHT if self._item_seconds else 1.0) * (spent - self._item_seconds)
+            if running.reported:
+                log.warning("execute returned after %.1f s; this process is alive and ready again", took)
+            _answer(batch)
+            self.metrics.observe_batch(size, failed)
+
+    def _call_execute(self, batch: list[Job]) -> bool:
+        """Call execute and give each job its result or error; True if the batch failed."""
+        size = len(batch)
+        try:
             results = self._execute([job.item for job in batch], size)
             if results is not None and not hasattr(results, "__len__") and hasattr(results, "__iter__"):
                 results = list(results)
-            count = len(results) if hasattr(results, "__len__") else None
-            if count != size:
-                got = f"{count} results" if count is not None else f"a {type(results).__name__}"
-                log.error(
-                    "execute returned %s for a batch of %d requests; it must return a list with "
-                    "one result per input, in order; answering the batch 500",
-                    got,
-                    size,
-                )
-                for job in batch:
-                    job.error = BadResult(
-                        "the model's execute returned the wrong number of results; see the log"
-                    )
-            else:
-                for job, result in zip(batch, results, strict=True):
-                    job.result = result
-                failed = False
-        except Exception:
-            log.exception("execute raised for a batch of %d requests; answering them 500", size)
+        except BaseException as error:  # SystemExit and KeyboardInterrupt from user code too
+            log.exception(
+                "execute raised %s for a batch of %d requests; answering them 500", type(error).__name__, size
+            )
             for job in batch:
                 job.error = ExecuteFailed()
-        finally:
-            supervision.batch_ended()
-            self._answer(batch)
-            self.metrics.observe_batch(size, failed)
+            return True
+        count = len(results) if hasattr(results, "__len__") else None
+        if count != size:
+            got = f"{count} results" if count is not None else f"a {type(results).__name__}"
+            log.error(
+                "execute returned %s for a batch of %d requests; it must return a list with "
+                "one result per input, in order; answering the batch 500",
+                got,
+                size,
+            )
+            for job in batch:
+                job.error = BadResult("the model's execute returned the wrong number of results; see the log")
+            return True
+        for job, result in zip(batch, results, strict=True):
+            job.result = result
+        return False
 
-    def _answer(self, batch: list[Job]) -> None:
-        """Hand every job of a run batch its answer: one wake-up per event loop (measured: a
-        wake-up per request is a syscall under the GIL), a lock release per waiting thread."""
-        size, settle_by_loop = len(batch), {}
-        for job in batch:
-            job.batch_size = size
-            if job.future is not None:
-                settle_by_loop.setdefault(job.future.get_loop(), []).append(job)
-            else:
-                with self._wake_lock:
-                    if not job.abandoned:
-                        job.done.release()
-        for loop, jobs in settle_by_loop.items():
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to answer
-                loop.call_soon_threadsafe(_settle, jobs)
+
+def _answer(batch: list[Job]) -> None:
+    """Hand every job of a batch its answer: one wake-up per event loop (measured: a wake-up
+    per request is a syscall under the GIL)."""
+    size, settle_by_loop = len(batch), {}
+    for job in batch:
+        job.batch_size = size
+        settle_by_loop.setdefault(job.future.get_loop(), []).append(job)
+    for loop, jobs in settle_by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to answer
+            loop.call_soon_threadsafe(_settle, jobs)
+
+
+def _expire(batcher: Batcher, job: Job, timeout: float) -> None:
+    """On the event loop, `timeout` s after submit: answer 504 and free the job's slot."""
+    if not job.future.done():
+        batcher._abandon(job)
+        job.future.set_exception(RequestTimeout(timeout))
 
 
 def _settle(jobs: list[Job]) -> None:
@@ -313,10 +455,3 @@ def _settle(jobs: list[Job]) -> None:
                 job.future.set_exception(job.error)
             else:
                 job.future.set_result(job.result)
-
-
-def _expire(job: Job, timeout: float) -> None:
-    """On the event loop, `timeout` s after submit: answer 504 and let the loop skip the job."""
-    if not job.future.done():
-        job.abandoned = True
-        job.future.set_exception(RequestTimeout(timeout))

@@ -55,6 +55,13 @@ class ServerSettings:
     )
     max_body_bytes: int = knob(16 * 1024 * 1024, minimum=1, help="largest request body; larger ones get 413")
     request_timeout_s: float = knob(30.0, above=0, help="a request waiting longer gets 504")
+    execute_timeout_s: float = knob(
+        0.0,
+        minimum=0,
+        help="longest one `execute` call may run; past it the process is stalled: /readyz and /healthz "
+        "answer 503 (so an orchestrator restarts it) and new requests 503, until it returns; "
+        "0 = request_timeout_s",
+    )
     workers: int = knob(
         1,
         minimum=1,

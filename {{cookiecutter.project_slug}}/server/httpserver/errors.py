@@ -95,6 +95,14 @@ class ServerBusy(Unavailable):
     code, message = "busy", "Server is busy: the request queue is full, retry shortly"
 
 
+class Overloaded(ServerBusy):
+    """Admission control: the work queued ahead cannot finish within the request timeout."""
+
+    message = (
+        "Server is busy: the queued work would not finish within server.request_timeout_s; retry shortly"
+    )
+
+
 class TooManyConnections(Unavailable):
     code = "busy"
 
@@ -108,6 +116,21 @@ class NotReady(Unavailable):
 
 class ShuttingDown(Unavailable):
     code, message = "shutting_down", "the server is shutting down"
+
+
+class Stalled(Unavailable):
+    """The running `execute` is past `server.execute_timeout_s`: the process says it is not alive."""
+
+    code, headers = "stalled", {"Retry-After": "5"}
+    message = (
+        "the model's execute is stalled past server.execute_timeout_s; this process waits to be restarted"
+    )
+
+    def __init__(self, seconds: float, bound: float):
+        super().__init__(
+            f"the model's execute has run for {seconds:.0f} s, over server.execute_timeout_s = {bound:g}; "
+            "this process waits to be restarted"
+        )
 
 
 class ModelFailed(ServiceError):

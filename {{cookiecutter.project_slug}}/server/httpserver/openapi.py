@@ -250,13 +250,29 @@ def describe_initialized(**_) -> dict:
 
 
 def describe_healthz(**_) -> dict:
-    return {"responses": {"200": json_answer({**STATUS, "properties": {"status": {"const": "alive"}}})}}
+    stalled = {**ERROR, "required": ["error", "message", "status"]}
+    stalled["properties"] = {"status": {"enum": ["stalled", "stopping"]}}
+    kinds = (errors.Stalled.__new__(errors.Stalled), errors.ShuttingDown())
+    return {
+        "responses": {
+            "200": json_answer({**STATUS, "properties": {"status": {"const": "alive"}}}),
+            "503": {
+                **json_answer(stalled, "; ".join(f"`{kind.code}`" for kind in kinds)),
+                "headers": header_specs(kinds),
+            },
+        }
+    }
 
 
 def describe_readyz(**_) -> dict:
     waiting = {**ERROR, "required": ["error", "message", "status"]}
-    waiting["properties"] = {"status": {"enum": ["loading", "failed"]}}
-    kinds = (errors.NotReady(), errors.ModelFailed())
+    waiting["properties"] = {"status": {"enum": ["loading", "failed", "stalled", "stopping"]}}
+    kinds = (
+        errors.NotReady(),
+        errors.ModelFailed(),
+        errors.Stalled.__new__(errors.Stalled),
+        errors.ShuttingDown(),
+    )
     not_ready = json_answer(waiting, "; ".join(f"`{kind.code}`" for kind in kinds))
     return {
         "responses": {

@@ -19,7 +19,7 @@ from uai.frameworks import default_code_root
 
 from httpserver.batching import Batcher
 from httpserver.config import ConfError, ServerSettings, conf_path, read_conf, server_settings
-from httpserver.loading import ModelHost
+from httpserver.loading import READY, ModelHost
 from httpserver.metrics import Metrics
 
 log = logging.getLogger("httpserver.runtime")
@@ -28,6 +28,9 @@ log = logging.getLogger("httpserver.runtime")
 APP_LOAD_ERROR = 4
 
 _current: Runtime | None = None
+
+#: Statuses beyond the model's own (`loading`, `ready`, `failed`).
+STOPPING, STALLED = "stopping", "stalled"
 
 
 class Runtime:
@@ -42,16 +45,41 @@ class Runtime:
             max_batch_size=settings.max_batch_size,
             max_latency_ms=settings.max_latency_ms,
             queue_size=settings.queue_size,
+            request_timeout_s=settings.request_timeout_s,
+            execute_timeout_s=settings.execute_timeout_s,
             metrics=self.metrics,
         )
         self.metrics.queue_depth = lambda: self.batcher.depth
-        self.metrics.model_status = lambda: self.model.status
+        # The published readiness is the probes' (and checks for a stall once a second).
+        self.metrics.model_status = lambda: self.status
         self.metrics.model_load_seconds = lambda: self.model.load_seconds
 
     @property
+    def status(self) -> str:
+        """The one answer every probe and the metrics give: `loading` or `failed` (the model),
+        `stopping` (the batching loop has ended or takes no new work), `stalled` (an execute
+        is over `execute_timeout_s`), else `ready`."""
+        status = self.model.status
+        if status != READY:
+            return status
+        if not self.batcher.alive:
+            return STOPPING
+        if self.batcher.stalled() is not None:
+            return STALLED
+        return READY
+
+    @property
     def ready(self) -> bool:
-        """Model loaded and batching loop alive: what /readyz reports."""
-        return self.model.ready and self.batcher.alive
+        """Model loaded, batching loop alive, no execute stalled: what /readyz reports."""
+        return self.status == READY
+
+    @property
+    def alive(self) -> bool:
+        """False while an execute is stalled or once the loop has died: what /healthz reports
+        (a liveness probe then restarts the process)."""
+        return not (
+            self.batcher.stalled() is not None or (self.model.ready and not self.batcher.thread_alive)
+        )
 
     def start(
         self, on_failure: Callable[[str], None] | None = None, on_ready: Callable[[], None] | None = None

@@ -19,10 +19,12 @@ from httpserver.errors import (
     NotFound,
     NotReady,
     ServiceError,
+    ShuttingDown,
+    Stalled,
     error_response,
 )
 from httpserver.inputs import RequestInput, read_wsgi_body
-from httpserver.loading import FAILED
+from httpserver.loading import FAILED, READY
 from httpserver.results import to_response
 
 log = logging.getLogger("httpserver.views")
@@ -83,26 +85,44 @@ def read_body(request: HttpRequest, limit: int) -> bytes:
 
 @endpoint("GET")
 async def initialized(request: HttpRequest) -> HttpResponse:
-    """UAI's probe: YES once the model is loaded, NO before (and after a failed load)."""
+    """UAI's probe: YES once the model is loaded and serving, NO before (and after a failed
+    load, and while an execute is stalled)."""
     current = runtime.installed()
-    ready = current is not None and current.model.ready
+    ready = current is not None and current.ready
     return HttpResponse("YES" if ready else "NO", content_type="text/plain; charset=utf-8")
 
 
 @endpoint("GET")
 async def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness: the process answers."""
-    return _json({"status": "alive"})
+    """Liveness: 200 while the process serves; 503 while an execute is stalled past
+    `execute_timeout_s` (or the batching loop has died), so that it is restarted."""
+    current = runtime.installed()
+    if current is None or current.alive:
+        return _json({"status": "alive"})
+    return _probe_error(current, current.status)
 
 
 @endpoint("GET")
 async def readyz(request: HttpRequest) -> HttpResponse:
-    """Readiness: 200 once the model is loaded and the batching loop runs, else 503."""
+    """Readiness: 200 once the model is loaded and the batching loop serves, else 503 with
+    the status (loading, failed, stalled, stopping)."""
     current = runtime.installed()
-    if current is not None and current.ready:
+    status = current.status if current is not None else "loading"
+    if status == READY:
         return _json({"status": "ready"})
-    status = current.model.status if current is not None else "loading"
-    error = ModelFailed() if status == FAILED else NotReady()
+    return _probe_error(current, status)
+
+
+def _probe_error(current: runtime.Runtime | None, status: str) -> HttpResponse:
+    """The 503 of a probe: the error of the runtime's `status`, with `status` in the body."""
+    if status == FAILED:
+        error = ModelFailed()
+    elif status == runtime.STALLED:
+        error = Stalled(current.batcher.stalled() or 0.0, current.batcher.execute_timeout)
+    elif status == runtime.STOPPING:
+        error = ShuttingDown()
+    else:
+        error = NotReady()
     response = error_response(error)
     response.content = json.dumps({"error": error.code, "message": error.message, "status": status})
     return response

@@ -1,0 +1,218 @@
+"""Faults in the model and overload, at the batcher: a hung execute, one that raises any
+BaseException, jobs past their deadline, work that cannot finish in time, a stop past its
+timeout. Jobs go the server's way (submitted and awaited on an event loop)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+from httpserver.batching import Batcher, describe
+from httpserver.errors import ExecuteFailed, Overloaded, RequestTimeout, ServerBusy, ShuttingDown, Stalled
+
+from server.batch_support import EventLoop
+
+
+class Gated:
+    """Answers each input by name; holds execute at a gate the test opens; counts items run."""
+
+    def __init__(self, per_item: float = 0.0):
+        self.per_item = per_item
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.seen: list[object] = []
+
+    def execute(self, data, batch_size):
+        self.entered.set()
+        self.gate.wait(20)
+        self.seen.extend(data)
+        time.sleep(self.per_item * batch_size)
+        return [f"answer:{item}" for item in data]
+
+
+class Item:
+    """An input with headers, as a RequestInput carries them."""
+
+    def __init__(self, name: str, request_id: str | None = None):
+        self.name = name
+        self.headers = {"X-Request-Id": request_id} if request_id else {}
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@pytest.fixture
+def events():
+    """An event loop in a thread, which submits and awaits jobs as the server's does."""
+    with EventLoop() as loop:
+        yield loop
+
+
+@pytest.fixture
+def batcher_for():
+    """Start batchers around models; each is stopped at teardown."""
+    made = []
+
+    def make(model, **knobs) -> Batcher:
+        made.append(Batcher(model.execute, **knobs).start())
+        return made[-1]
+
+    yield make
+    for batcher in made:
+        batcher.stop(timeout=5)
+
+
+def hold(events, batcher, model, name="blocker"):
+    """Submit a job and wait until execute holds it at the model's closed gate."""
+    model.gate.clear()
+    job = events.submit(batcher, name)
+    assert model.entered.wait(5)
+    return job
+
+
+def test_jobs_that_time_out_in_the_queue_free_their_slot_at_once(batcher_for, events):
+    model = Gated()
+    batcher = batcher_for(model, max_batch_size=1, max_latency_ms=0, queue_size=2)
+    blocker = hold(events, batcher, model)
+    for round_ in range(3):  # before: after queue_size timeouts, ServerBusy for ever
+        late = [events.submit(batcher, f"late{round_}-{index}") for index in range(2)]
+        for job in late:
+            with pytest.raises(RequestTimeout):
+                events.wait(batcher, job, 0.05)
+        assert batcher.depth == 0
+    model.gate.set()
+    assert events.wait(batcher, blocker, 5) == "answer:blocker"
+    assert events.infer(batcher, "after", 5) == ("answer:after", 1)
+    assert [str(item) for item in model.seen] == ["blocker", "after"]  # the late ones never ran
+
+
+def test_an_execute_past_its_bound_makes_the_batcher_stalled_until_it_returns(batcher_for, events, caplog):
+    model = Gated()
+    batcher = batcher_for(model, max_batch_size=4, max_latency_ms=0, execute_timeout_s=0.1)
+    model.gate.clear()
+    jobs = [events.submit(batcher, Item("a", "req-1")), events.submit(batcher, Item("b"))]
+    assert model.entered.wait(5)
+    assert batcher.running.size in (1, 2) and batcher.stalled() is None
+    time.sleep(0.15)
+    with caplog.at_level(logging.INFO, logger="httpserver.batching"):
+        assert batcher.stalled() > 0.1 and batcher.stalled() > 0.1  # logged once, not twice
+        with pytest.raises(Stalled, match=r"execute has run for \d+ s, over server.execute_timeout_s = 0.1"):
+            events.submit(batcher, "refused")
+        model.gate.set()
+        assert [events.wait(batcher, job, 5) for job in jobs] == ["answer:a", "answer:b"]
+        assert batcher.stalled() is None and batcher.running is None
+        assert events.infer(batcher, "after", 5)[0] == "answer:after"
+    stalls = [r.getMessage() for r in caplog.records if "execute stalled" in r.getMessage()]
+    assert len(stalls) == 1
+    assert "on a batch of" in stalls[0] and "req-1" in stalls[0] and "execute_timeout_s = 0.1" in stalls[0]
+    assert any("execute returned after" in r.getMessage() for r in caplog.records)
+
+
+def test_running_describes_the_batch_in_execute_by_request_id_or_path(batcher_for, events):
+    model = Gated()
+    batcher = batcher_for(model, max_batch_size=1, max_latency_ms=0)
+    assert batcher.running is None
+    before = time.monotonic()
+    job = hold(events, batcher, model, Item("x", "abc-123"))
+    running = batcher.running
+    assert (running.size, running.requests) == (1, ["abc-123"])
+    assert before <= running.started_at <= time.monotonic()
+    assert describe(Item("y")) == "POST /service" and describe(b"raw") == "POST /service"
+    model.gate.set()
+    assert events.wait(batcher, job, 5) == "answer:x"
+
+
+class Custom(BaseException):
+    """A BaseException that is neither SystemExit nor KeyboardInterrupt."""
+
+
+@pytest.mark.parametrize("kind", [SystemExit, KeyboardInterrupt, Custom, GeneratorExit])
+def test_execute_raising_any_base_exception_fails_only_its_batch(batcher_for, events, caplog, kind):
+    class Raising:
+        def execute(self, data, batch_size):
+            if "boom" in data:
+                raise kind("from execute")
+            return [f"answer:{item}" for item in data]
+
+    batcher = batcher_for(Raising(), max_batch_size=1, max_latency_ms=0)
+    with caplog.at_level(logging.ERROR, logger="httpserver.batching"), pytest.raises(ExecuteFailed):
+        events.infer(batcher, "boom", 5)
+    assert f"execute raised {kind.__name__} for a batch of 1 requests" in caplog.text
+    assert batcher.alive and batcher.thread_alive
+    assert events.infer(batcher, "fine", 5) == ("answer:fine", 1)
+
+
+def test_a_job_past_its_deadline_is_not_run_even_if_its_timer_is_late(batcher_for, events):
+    model = Gated()
+    batcher = batcher_for(model, max_batch_size=4, max_latency_ms=0, request_timeout_s=0.1)
+    blocker = hold(events, batcher, model)
+    late = events.submit(batcher, "late")
+    time.sleep(0.15)  # its deadline passes while the blocker runs
+    model.gate.set()
+    assert events.wait(batcher, blocker, 5) == "answer:blocker"
+    with pytest.raises(RequestTimeout):  # its waiter's timer (here 0.3 s) answers it, not execute
+        events.wait(batcher, late, 0.3)
+    assert [str(item) for item in model.seen] == ["blocker"]
+
+
+def test_admission_refuses_what_cannot_finish_within_the_request_timeout(batcher_for, events):
+    """0.02 s an item, 1 s timeout: about 0.75 s / 0.02 s = 37 items may wait; the rest are
+    refused at once with 503, and every admitted one is answered in time."""
+    model = Gated(per_item=0.02)
+    batcher = batcher_for(model, max_batch_size=4, max_latency_ms=0, request_timeout_s=1.0)
+    for index in range(3):  # measure the model first
+        events.infer(batcher, f"warm{index}", 5)
+    blocker = hold(events, batcher, model)  # nothing leaves the queue while it fills
+    admitted, refused = [blocker], 0
+    for index in range(120):
+        try:
+            admitted.append(events.submit(batcher, f"job{index}"))
+        except Overloaded as error:
+            assert (error.status, error.headers["Retry-After"]) == (503, "1")
+            refused += 1
+    assert refused > 70 and 25 < len(admitted) < 45
+    model.gate.set()
+    started = time.monotonic()
+    assert all(events.wait(batcher, job, 1.0).startswith("answer:") for job in admitted)
+    assert time.monotonic() - started < 1.0
+
+
+def test_the_queue_limit_still_holds_before_any_batch_was_measured(batcher_for, events):
+    model = Gated()
+    batcher = batcher_for(model, max_batch_size=1, max_latency_ms=0, queue_size=3)
+    blocker = hold(events, batcher, model)
+    queued = [events.submit(batcher, f"q{index}") for index in range(3)]
+    with pytest.raises(ServerBusy):
+        events.submit(batcher, "overflow")
+    model.gate.set()
+    assert [events.wait(batcher, job, 5) for job in (blocker, *queued)] == [
+        "answer:blocker",
+        "answer:q0",
+        "answer:q1",
+        "answer:q2",
+    ]
+
+
+def test_stop_past_its_timeout_answers_everything_left_503_and_logs_the_count(batcher_for, events, caplog):
+    model = Gated()
+    batcher = batcher_for(model, max_batch_size=1, max_latency_ms=0)
+    blocker = hold(events, batcher, model)
+    queued = [events.submit(batcher, f"q{index}") for index in range(3)]
+    with caplog.at_level(logging.WARNING, logger="httpserver.batching"):
+        assert batcher.stop(timeout=0.1) is False
+    for job in (blocker, *queued):
+        with pytest.raises(ShuttingDown) as refused:
+            events.wait(batcher, job, 5)
+        assert (refused.value.status, refused.value.headers["Retry-After"]) == (503, "1")
+    lines = [r.getMessage() for r in caplog.records if "shutdown" in r.getMessage()]
+    assert lines == [
+        "shutdown: the batching loop did not finish within 0.1 s; "
+        "answered 503 to 3 queued and 1 running requests"
+    ]
+    assert batcher.depth == 0
+    model.gate.set()
+    assert batcher.stop(timeout=5) is True  # the loop ends once its batch returns
+    assert [str(item) for item in model.seen] == ["blocker"]

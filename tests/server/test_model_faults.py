@@ -1,0 +1,165 @@
+"""Faults in the model, under the real UAI start command (gunicorn on 127.0.0.1): a hung
+execute, timed-out requests in the queue, and an execute raising SystemExit, KeyboardInterrupt
+or another BaseException. The probes (/readyz, /healthz, /initialized, /metrics) must agree."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+import requests
+
+from server.support import write_project
+
+pytestmark = pytest.mark.slow
+
+FAULTY_MODULE = """
+import time
+from uai.arch.base_model import AiUcloudModel
+
+
+class Custom(BaseException):
+    pass
+
+
+class Faulty(AiUcloudModel):
+    def load_model(self):
+        pass
+
+    def execute(self, data, batch_size):
+        body = data[0].body.decode()
+        if body.startswith("hang:"):
+            time.sleep(float(body[5:]))
+        kinds = {"exit": SystemExit, "interrupt": KeyboardInterrupt, "base": Custom}
+        if body in kinds:
+            raise kinds[body]("from execute")
+        return ["ok:" + item.body.decode() for item in data]
+"""
+
+
+def conf(**server):
+    """The faulty model's conf with these server knobs."""
+    return {
+        "http_server": {"exec": {"main_class": "Faulty", "main_file": "faulty_model"}},
+        "server": {"max_batch_size": 1, "max_latency_ms": 0, **server},
+    }
+
+
+def get(server, path):
+    try:
+        return requests.get(server.url + path, timeout=2)
+    except requests.ConnectionError:
+        return None
+
+
+def post(server, body: str, timeout: float = 10):
+    return requests.post(server.url + "/service", data=body.encode(), timeout=timeout)
+
+
+def probes(server) -> tuple:
+    """(readyz status code and status, healthz code, initialized text, uai_model_ready value)."""
+    ready, health, initialized = get(server, "/readyz"), get(server, "/healthz"), get(server, "/initialized")
+    gauge = re.search(r"^uai_model_ready\{[^}]*\} (\S+)$", get(server, "/metrics").text, re.M)
+    return (
+        (ready.status_code, ready.json()["status"]),
+        health.status_code,
+        initialized.text,
+        float(gauge.group(1)),
+    )
+
+
+def started(gunicorn, tmp_path, **server):
+    """A ready server of the faulty model with these knobs."""
+    running = gunicorn(write_project(tmp_path, FAULTY_MODULE, conf(**server)))
+    running.wait_until(
+        lambda: (r := get(running, "/readyz")) is not None and r.status_code == 200, what="ready"
+    )
+    return running
+
+
+def in_thread(function, *args) -> dict:
+    """Run `function(*args)` in a thread; the returned dict gets its `answer` (or `error`)."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["answer"] = function(*args)
+        except Exception as error:
+            box["error"] = error
+
+    box["thread"] = threading.Thread(target=run)
+    box["thread"].start()
+    return box
+
+
+def test_a_hung_execute_makes_every_probe_say_so_until_it_returns(tmp_path, gunicorn):
+    server = started(gunicorn, tmp_path, execute_timeout_s=1, request_timeout_s=2)
+    assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
+    hung = in_thread(post, server, "hang:4")
+    server.wait_until(lambda: get(server, "/readyz").status_code == 503, timeout=5, what="not ready")
+    assert probes(server) == ((503, "stalled"), 503, "NO", 0.0)
+    health = get(server, "/healthz").json()
+    assert health["error"] == "stalled" and "server.execute_timeout_s = 1" in health["message"]
+    refused = post(server, "meanwhile")
+    assert (refused.status_code, refused.json()["error"], refused.headers["Retry-After"]) == (
+        503,
+        "stalled",
+        "5",
+    )
+    server.wait_until(lambda: get(server, "/readyz").status_code == 200, timeout=10, what="ready again")
+    assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
+    assert post(server, "after").text == "ok:after"
+    hung["thread"].join(10)
+    assert hung["answer"].status_code == 504
+    log = server.log()
+    assert (
+        len(
+            re.findall(
+                r"execute stalled: it has run for [\d.]+ s on a batch of 1 requests \(POST /service\)", log
+            )
+        )
+        == 1
+    )
+    assert re.search(r"execute returned after 4\.\d s; this process is alive and ready again", log)
+
+
+def test_requests_timing_out_in_the_queue_leave_room_for_the_next_ones(tmp_path, gunicorn):
+    """Before: after queue_size requests had timed out behind a long execute, every request
+    got 503 `Server is busy` for ever."""
+    server = started(gunicorn, tmp_path, execute_timeout_s=30, request_timeout_s=0.5, queue_size=2)
+    slow = in_thread(post, server, "hang:6")
+    server.wait_until(lambda: "uai_model_ready" in get(server, "/metrics").text, what="metrics")
+    statuses = []
+    for _ in range(3):  # 3 rounds of queue_size requests, each answered 504 in its turn
+        rounds = [in_thread(post, server, "queued") for _ in range(2)]
+        for box in rounds:
+            box["thread"].join(10)
+            statuses.append(box["answer"].status_code)
+    assert statuses == [504] * 6
+    assert re.search(r"^uai_queue_depth 0\.0$", get(server, "/metrics").text, re.M)
+    slow["thread"].join(10)
+    assert slow["answer"].status_code == 504
+    server.wait_until(
+        lambda: post(server, "next").text == "ok:next", timeout=10, what="the execute to return"
+    )
+    assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
+
+
+def test_execute_raising_systemexit_keyboardinterrupt_or_baseexception_fails_only_its_request(
+    tmp_path, gunicorn
+):
+    server = started(gunicorn, tmp_path)
+    for body, kind in (("exit", "SystemExit"), ("interrupt", "KeyboardInterrupt"), ("base", "Custom")):
+        answer = post(server, body)
+        assert (answer.status_code, answer.json()["error"]) == (500, "execute_failed"), body
+        assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
+        assert post(server, "fine").text == "ok:fine"
+        server.wait_until(
+            lambda kind=kind: (
+                f"execute raised {kind} for a batch of 1 requests; answering them 500" in server.log()
+            ),
+            timeout=3,
+            what=f"the {kind} line",
+        )
+    assert server.process.poll() is None
