@@ -146,11 +146,6 @@ def test_docker_stop_answers_every_request_in_flight_and_queued_and_exits_zero(d
     assert len(re.findall(r"access: POST /service 200 ", log)) == 10
 
 
-@pytest.mark.xfail(
-    reason="the batching loop answers what the drain could not finish 503 in the faults helper's "
-    "branch (Batcher.stop past its timeout); without it those connections are cut off",
-    strict=False,
-)
 def test_docker_stop_with_more_queued_than_the_drain_answers_the_rest_503_and_exits_zero(
     docker_client, slow_image
 ):
