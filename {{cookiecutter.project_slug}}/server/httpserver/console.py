@@ -186,7 +186,7 @@ def model_facts(current: runtime.Runtime | None) -> dict:
         "name": exec_section.get("main_class") or type(instance).__name__,
         "module": exec_section.get("main_file"),
         "framework": framework_section(http_server)[0],
-        "status": current.model.status,
+        "status": current.status,
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-VERSION = "0.8.0"
+VERSION = "0.9.0"
 COMMIT_FILE = Path(__file__).resolve().parents[1] / "RUNTIME_COMMIT"
 
 
