@@ -8,14 +8,13 @@ one session's images (xdist group "deploy-images"); the Swarm scenarios are one 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 from bakery import bake
 
-from deploy.support import REGISTRY
+from deploy.support import REGISTRY, invoke_build
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +34,6 @@ def project_dir(deploy_baked, tmp_path) -> Path:
 def built_images(tmp_path_factory, base_image, docker_client):
     """The v1 and slow images (bench.swarm's variants) built with `invoke build`; removed at the end."""
     import secrets
-    import subprocess
-    import sys
 
     from bench.swarm import VARIANTS, replace_load_model
 
@@ -54,16 +51,7 @@ def built_images(tmp_path_factory, base_image, docker_client):
         if VARIANTS[variant]:
             replace_load_model(folder / "code" / "mnist_inference.py", VARIANTS[variant])
         images[variant] = f"{REGISTRY}/deploytest/mnist-inference:{run_id}-{variant}"
-        env = {**os.environ, "INVOKE_UAI_IMAGE_NAME": images[variant].rsplit("/", 1)[1]}
-        done = subprocess.run(
-            [sys.executable, "-m", "invoke", "build"],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        invoke_build(folder, images[variant].rsplit("/", 1)[1])
     yield images
     for reference in images.values():
         with contextlib.suppress(Exception):

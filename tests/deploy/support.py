@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -57,3 +58,38 @@ def by_kind(objects: list[dict]) -> dict[str, list[dict]]:
     for item in objects:
         found.setdefault(item["kind"], []).append(item)
     return found
+
+
+def invoke_build(project: Path, image_name: str) -> None:
+    """`invoke build` in `project` with uai.image_name set; fails the test with the build's output."""
+    import sys
+
+    env = {**os.environ, "INVOKE_UAI_IMAGE_NAME": image_name}
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", "build"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+@contextlib.contextmanager
+def published(client, image: str, prefix: str, **options):
+    """The image running on a free 127.0.0.1 port: (container, url); removed afterwards."""
+    import secrets
+
+    container = client.containers.run(
+        image,
+        name=f"{prefix}-{secrets.token_hex(4)}",
+        detach=True,
+        ports={"8080/tcp": ("127.0.0.1", None)},
+        **options,
+    )
+    try:
+        container.reload()
+        yield container, f"http://127.0.0.1:{container.ports['8080/tcp'][0]['HostPort']}"
+    finally:
+        container.remove(force=True)

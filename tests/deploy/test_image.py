@@ -4,11 +4,12 @@ mounted, no capabilities, no new privileges, any uid with group 0; healthy only 
 from __future__ import annotations
 
 import contextlib
-import secrets
 import time
 
 import pytest
 import requests
+
+from deploy.support import published
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("deploy-images")]
 
@@ -20,21 +21,9 @@ LOCKED_DOWN = {
 }
 
 
-@contextlib.contextmanager
 def running(client, image: str, **options):
     """The image on a free 127.0.0.1 port; removed afterwards."""
-    container = client.containers.run(
-        image,
-        name=f"uaipack-deploy-{secrets.token_hex(4)}",
-        detach=True,
-        ports={"8080/tcp": ("127.0.0.1", None)},
-        **options,
-    )
-    try:
-        container.reload()
-        yield container, f"http://127.0.0.1:{container.ports['8080/tcp'][0]['HostPort']}"
-    finally:
-        container.remove(force=True)
+    return published(client, image, "uaipack-deploy", **options)
 
 
 def shell(container, command: str) -> tuple[int, str]:

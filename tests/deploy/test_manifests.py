@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import runpy
+import os
 import subprocess
 import sys
 
@@ -86,20 +86,34 @@ def server_routes() -> set[str]:
     return {"/" + str(pattern.pattern) for pattern in urls.urlpatterns}
 
 
-def server_port(monkeypatch) -> int:
-    """The port gunicorn.conf.py binds when nothing overrides it."""
+def server_port() -> int:
+    """The port gunicorn.conf.py binds when nothing overrides it. Read in a process of its own:
+    the conf prepares the metrics directory and names it in the environment, which every
+    server a test starts later from this process would inherit."""
     from uaipack import SERVER_DIR
 
-    for name in ("PORT", "BIND_HOST", "UAI_SERVICE_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    return int(runpy.run_path(str(SERVER_DIR / "gunicorn.conf.py"))["bind"].rsplit(":", 1)[1])
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PORT", "BIND_HOST", "UAI_SERVICE_CONFIG", "PROMETHEUS_MULTIPROC_DIR")
+    }
+    script = "import runpy, sys; print(runpy.run_path(sys.argv[1])['bind'])"
+    bind = subprocess.run(
+        [sys.executable, "-c", script, str(SERVER_DIR / "gunicorn.conf.py")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    return int(bind.rsplit(":", 1)[1])
 
 
 def test_probes_ask_the_servers_own_routes_on_its_own_port(rendered, monkeypatch):
     _, builds = rendered
     container = by_kind(builds["base"])["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    assert ports == {"http": server_port(monkeypatch)}
+    assert ports == {"http": server_port()}
     routes = server_routes()
     assert container["startupProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}

@@ -9,12 +9,9 @@ the kernel for memory is said so in one line, and a new worker answers.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
 import shutil
-import subprocess
-import sys
 import threading
 import time
 
@@ -22,7 +19,7 @@ import pytest
 import requests
 from bakery import bake
 
-from deploy.support import REGISTRY
+from deploy.support import REGISTRY, invoke_build, published
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("stop-image")]
 
@@ -50,16 +47,7 @@ def slow_image(tmp_path_factory, base_image, docker_client):
     start, end = text.index("    def execute("), text.index("    @staticmethod")
     module.write_text(text[:start] + SLOW_EXECUTE + text[end:])
     name = f"slow-stop:{secrets.token_hex(4)}"
-    env = {**os.environ, "INVOKE_UAI_IMAGE_NAME": name}
-    done = subprocess.run(
-        [sys.executable, "-m", "invoke", "build"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    invoke_build(project, name)
     reference = f"{REGISTRY}/stoptest/{name}"
     yield reference
     with contextlib.suppress(Exception):
@@ -72,21 +60,9 @@ def running(client, image: str, **options):
     """The image on a free 127.0.0.1 port, ready; removed afterwards."""
     from uaipack.smoke import wait_ready
 
-    container = client.containers.run(
-        image,
-        name=f"uaipack-stop-{secrets.token_hex(4)}",
-        detach=True,
-        ports={"8080/tcp": ("127.0.0.1", None)},
-        environment=KNOBS,
-        **options,
-    )
-    try:
-        container.reload()
-        url = f"http://127.0.0.1:{container.ports['8080/tcp'][0]['HostPort']}"
+    with published(client, image, "uaipack-stop", environment=KNOBS, **options) as (container, url):
         wait_ready(container, url, 60)
         yield container, url
-    finally:
-        container.remove(force=True)
 
 
 def send_all(url: str, count: int) -> tuple[list, list[threading.Thread]]:
