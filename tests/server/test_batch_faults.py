@@ -216,3 +216,24 @@ def test_stop_past_its_timeout_answers_everything_left_503_and_logs_the_count(ba
     model.gate.set()
     assert batcher.stop(timeout=5) is True  # the loop ends once its batch returns
     assert [str(item) for item in model.seen] == ["blocker"]
+
+
+def test_a_refused_request_does_not_keep_the_loop_waiting_for_it(batcher_for, events):
+    """A batch waits for company only while someone is on the way: the last request on its way
+    refused at admission (here, a full queue) must end the wait at once, as a withdrawal does,
+    not after `max_latency_ms` (3 s here)."""
+    batcher = batcher_for(Gated(), max_batch_size=4, max_latency_ms=3000, queue_size=1)
+    batcher.announce()
+    batcher.announce()  # two requests on their way: the first one's batch waits for the second
+    first = events.submit(batcher, "first", announced=True)
+    deadline = time.monotonic() + 5
+    while not batcher._gate_waiting and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert batcher._gate_waiting, "the loop never waited for company"
+    queued = events.submit(batcher, "queued")  # fills the queue (1), nobody else counted off
+    started = time.monotonic()
+    with pytest.raises(ServerBusy):
+        events.submit(batcher, "refused", announced=True)  # the last one on its way: refused
+    assert events.wait(batcher, first, 5) == "answer:first"
+    assert time.monotonic() - started < 1.0
+    assert events.wait(batcher, queued, 5) == "answer:queued"

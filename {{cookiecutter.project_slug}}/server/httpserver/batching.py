@@ -217,16 +217,12 @@ class Batcher:
         with self._lock:
             if announced:
                 self._arriving -= 1
-            if self._stopping:
-                raise ShuttingDown()
-            now = time.monotonic()
-            if running is not None and running.reported:  # declared by a probe or the metrics
-                raise Stalled(now - running.started_at, self.execute_timeout)
-            queued = self._queued
-            if queued >= self.queue_size:
-                raise ServerBusy()
-            if queued and (queued + self._running_size + 1) * self._item_seconds > self._admit_seconds:
-                raise Overloaded()
+            now, queued = time.monotonic(), self._queued
+            refusal = self._refusal(queued, running, now)
+            if refusal is not None:
+                if self._gate_waiting and self._arriving <= 0:  # it was the last one on its way
+                    self._open_gate()
+                raise refusal
             self._queued = queued + 1
             job.enqueued_at = now
             job.deadline = now + self.request_timeout
@@ -234,6 +230,18 @@ class Batcher:
             if self._gate_waiting and (queued + 1 >= self._gate_want or self._arriving <= 0):
                 self._open_gate()
         return job
+
+    def _refusal(self, queued: int, running: Running | None, now: float) -> ServiceError | None:
+        """Why a new job is refused now (called under `_lock`), or None to admit it."""
+        if self._stopping:
+            return ShuttingDown()
+        if running is not None and running.reported:  # declared by a probe or the metrics
+            return Stalled(now - running.started_at, self.execute_timeout)
+        if queued >= self.queue_size:
+            return ServerBusy()
+        if queued and (queued + self._running_size + 1) * self._item_seconds > self._admit_seconds:
+            return Overloaded()
+        return None
 
     async def wait_async(self, job: Job, timeout: float) -> object:
         """On the job's event loop: its result; raises its error, or RequestTimeout after
