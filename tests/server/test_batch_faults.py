@@ -237,3 +237,23 @@ def test_a_refused_request_does_not_keep_the_loop_waiting_for_it(batcher_for, ev
     assert events.wait(batcher, first, 5) == "answer:first"
     assert time.monotonic() - started < 1.0
     assert events.wait(batcher, queued, 5) == "answer:queued"
+
+
+def test_a_second_stop_past_its_timeout_does_not_count_the_requests_answered_already(
+    batcher_for, events, caplog
+):
+    """The worker's drain answers a hung batch 503, then gunicorn's exit hook stops again: the
+    second stop has nothing left to answer and says nothing (it logged the same request twice)."""
+    model = Gated()
+    batcher = batcher_for(model, max_batch_size=1, max_latency_ms=0)
+    blocker = hold(events, batcher, model)
+    with caplog.at_level(logging.WARNING, logger="httpserver.batching"):
+        assert batcher.stop(timeout=0.1) is False
+        assert batcher.stop(timeout=0) is False
+    with pytest.raises(ShuttingDown):
+        events.wait(batcher, blocker, 5)
+    assert [r.getMessage() for r in caplog.records if "shutdown" in r.getMessage()] == [
+        "shutdown: the batching loop did not finish within 0.1 s; "
+        "answered 503 to 0 queued and 1 running requests"
+    ]
+    model.gate.set()

@@ -296,16 +296,17 @@ class Batcher:
                 if job is not None:
                     left.append(job)
         self._queue.put(None)  # the loop still ends once its batch returns
+        running = self._running
         with self._lock:
             for job in left:
                 job.taken = True
                 if not job.abandoned:
                     self._queued -= 1
-        left = [job for job in left if not job.abandoned]
-        running = self._running
-        in_execute = [job for job in running.jobs if not job.abandoned] if running is not None else []
-        for job in left + in_execute:
-            job.error = ShuttingDown()
+            left = [job for job in left if not job.abandoned]
+            in_execute = [job for job in running.jobs if not job.abandoned] if running is not None else []
+            for job in left + in_execute:
+                job.error = ShuttingDown()
+                job.abandoned = True  # answered now: a later stop does not count it again
         _answer(left + in_execute)
         return len(left), len(in_execute)
 
