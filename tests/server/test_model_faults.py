@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
 import requests
@@ -163,3 +164,28 @@ def test_execute_raising_systemexit_keyboardinterrupt_or_baseexception_fails_onl
             what=f"the {kind} line",
         )
     assert server.process.poll() is None
+
+
+def test_sigterm_during_a_hung_execute_answers_503_and_the_worker_exits_before_the_master_kills_it(
+    tmp_path, gunicorn
+):
+    """graceful_timeout_s 2: the drain answers the hung batch 503 at about 1.6 s; the worker's
+    exit hook must not then wait for the loop again (it waited 1 s more: past the master's 2 s,
+    so the master SIGKILLed the worker in its exit hook, silently, and the refusal summary the
+    hook writes last was lost)."""
+    server = gunicorn(write_project(tmp_path, FAULTY_MODULE, conf(graceful_timeout_s=2)))
+    server.wait_until(
+        lambda: (r := get(server, "/readyz")) is not None and r.status_code == 200, what="ready"
+    )
+    answers = []
+    client = threading.Thread(target=lambda: answers.append(post(server, "hang:30", timeout=20)))
+    client.start()
+    time.sleep(0.5)  # the request is in execute (an answer would come only after 30 s)
+    server.process.terminate()
+    client.join(20)
+    assert server.process.wait(timeout=20) == 0
+    assert [answer.status_code for answer in answers] == [503]
+    log = server.log()
+    assert "killed by the master" not in log and "did not drain within" not in log
+    assert len(re.findall("shutdown: the batching loop did not finish", log)) == 1
+    assert "overload: refused 1 requests 503 (shutting_down)" in log  # the exit hook's last line
