@@ -187,5 +187,8 @@ def test_sigterm_during_a_hung_execute_answers_503_and_the_worker_exits_before_t
     assert [answer.status_code for answer in answers] == [503]
     log = server.log()
     assert "killed by the master" not in log and "did not drain within" not in log
+    # the master: a stop the batch outlived, not a death replaced by a new worker
+    assert "died" not in log
+    assert re.search(r"worker \d+ stopped on SIGTERM while running a batch of 1 request", log)
     assert len(re.findall("shutdown: the batching loop did not finish", log)) == 1
     assert "overload: refused 1 requests 503 (shutting_down)" in log  # the exit hook's last line

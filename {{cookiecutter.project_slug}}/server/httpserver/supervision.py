@@ -37,6 +37,8 @@ SHARED_MEMORY = Path("/dev/shm")
 APP_LOAD_ERROR = 4
 #: Requests described in a flight record; the rest are counted.
 DESCRIBED = 4
+#: What the master sends a worker to stop it (gunicorn: SIGTERM, or SIGINT / SIGQUIT for a quick stop).
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
 _record: FlightRecord | None = None
 _load_claim: Path | None = None
@@ -212,7 +214,9 @@ def reaped(arbiter, pid: int, status: int) -> tuple[str, int] | None:
     # that exits so in the middle of a batch (the model's own `os._exit(3)`) has booted.
     halt = {APP_LOAD_ERROR: "App failed to load.", arbiter.WORKER_BOOT_ERROR: "Worker failed to boot."}
     reason = halt.get(code) if flight is None else None
-    if reason is None and (code != 0 or flight is not None):
+    if code == 0 and sent in STOP_SIGNALS and flight is not None:  # a stop past a hung execute
+        arbiter.log.warning(f"worker {pid} stopped on {signal.Signals(sent).name} {batch_text(flight)}")
+    elif reason is None and (code != 0 or flight is not None):
         arbiter.log.error(death_line(pid, code, flight, sent))
     if worker is not None:
         worker.tmp.close()
