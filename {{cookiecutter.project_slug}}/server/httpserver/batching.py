@@ -178,8 +178,9 @@ class Batcher:
         elapsed = time.monotonic() - running.started_at
         if elapsed <= self.execute_timeout:
             return None
-        if not running.reported:
-            running.reported = True  # from now on, submit refuses
+        with self._lock:  # the probes (event loop) and the metrics publisher (a thread) both ask
+            first, running.reported = not running.reported, True  # from now on, submit refuses
+        if first:
             log.error(
                 "execute stalled: it has run for %.1f s on a batch of %d requests (%s), over "
                 "server.execute_timeout_s = %g; this process reports not ready and not alive "
