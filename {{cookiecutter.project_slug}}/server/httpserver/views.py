@@ -123,7 +123,7 @@ def _probe_error(current: runtime.Runtime | None, status: str) -> HttpResponse:
         error = ShuttingDown()
     else:
         error = NotReady()
-    response = error_response(error)
+    response = error_response(error, refusal=False)  # a probe's answer: not in the overload summary
     response.content = json.dumps({"error": error.code, "message": error.message, "status": status})
     return response
 
