@@ -145,6 +145,7 @@ class Batcher:
     # -- request side ---------------------------------------------------------------------------
 
     def start(self) -> Batcher:
+        """Start the loop thread; returns the batcher."""
         self._thread.start()
         return self
 
@@ -314,6 +315,7 @@ class Batcher:
     # -- loop side ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        """The loop thread: collect a batch, run it, until `stop`'s sentinel with nothing queued."""
         while True:
             try:
                 batch = self._collect()

@@ -34,6 +34,7 @@ class ServiceHandler(ASGIHandler):
     request_class = ArrivingRequest
 
     async def __call__(self, scope, receive, send):
+        """One request: its ticket open while it is answered, then the answer and its access line."""
         if scope["type"] != "http":
             raise ValueError(f"the inference server serves HTTP, not {scope['type']}")
         started = time.perf_counter()

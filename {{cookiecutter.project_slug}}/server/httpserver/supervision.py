@@ -51,10 +51,12 @@ def directory() -> Path:
 
 
 def flight_path(master_pid: int, worker_pid: int) -> Path:
+    """The flight record of one worker of one master."""
     return directory() / f"uai-flight-{master_pid}-{worker_pid}"
 
 
 def load_claim_path(master_pid: int) -> Path:
+    """The file the first worker whose model load failed creates (`first_load_failure`)."""
     return directory() / f"uai-load-failed-{master_pid}"
 
 
@@ -77,10 +79,12 @@ class FlightRecord:
             os.close(fd)
 
     def started(self, batch: list) -> None:
+        """Record the batch `execute` is about to run."""
         data = describe_batch(batch).encode("utf-8", "replace")[: self.SIZE - 1] + b"\0"
         self.map[: len(data)] = data
 
     def ended(self) -> None:
+        """Mark the record empty: no batch is running."""
         self.map[0] = 0
 
 
@@ -242,6 +246,7 @@ def death_line(pid: int, code: int, flight: str | None, sent: int | None = None)
 
 
 def how_it_died(code: int, sent: int | None = None) -> str:
+    """The exit code or signal in words (`sent`: the signal the master sent, if any)."""
     if code >= 0:
         return f"exited with code {code}"
     number = -code

@@ -128,6 +128,7 @@ class DrainingServer(Server):
     drain_s: float | None = None
 
     async def shutdown(self, sockets=None) -> None:
+        """uvicorn's shutdown with the batching loop's drain in a thread alongside, logged."""
         from httpserver import runtime
 
         started, current = time.monotonic(), runtime.installed()
