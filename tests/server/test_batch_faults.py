@@ -10,7 +10,15 @@ import time
 
 import pytest
 from httpserver.batching import Batcher, describe
-from httpserver.errors import ExecuteFailed, Overloaded, RequestTimeout, ServerBusy, ShuttingDown, Stalled
+from httpserver.errors import (
+    BadResult,
+    ExecuteFailed,
+    Overloaded,
+    RequestTimeout,
+    ServerBusy,
+    ShuttingDown,
+    Stalled,
+)
 
 from server.batch_support import EventLoop
 
@@ -257,3 +265,29 @@ def test_a_second_stop_past_its_timeout_does_not_count_the_requests_answered_alr
         "answered 503 to 0 queued and 1 running requests"
     ]
     model.gate.set()
+
+
+class Unsized:
+    """What a 0-d numpy array is to `len`: it has `__len__`, and calling it raises TypeError."""
+
+    def __len__(self):
+        raise TypeError("len() of unsized object")
+
+
+def test_a_result_whose_len_raises_fails_its_batch_500_and_never_answers_200_null(
+    batcher_for, events, caplog
+):
+    """`execute` returning `np.array(5)` (or anything whose len raises): its batch gets 500
+    bad_result with one line, as a result list of the wrong length does (it got 200 `null`,
+    and the loop's "unexpected error" traceback)."""
+    batcher = batcher_for(
+        type("Model", (), {"execute": lambda self, data, size: Unsized()})(), max_latency_ms=0
+    )
+    with caplog.at_level(logging.ERROR, logger="httpserver.batching"), pytest.raises(BadResult):
+        events.infer(batcher, "x", 5)
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "execute returned a Unsized for a batch of 1 requests; it must return a list with one result "
+        "per input, in order; answering the batch 500"
+    ]
+    assert not any(record.exc_info for record in caplog.records)

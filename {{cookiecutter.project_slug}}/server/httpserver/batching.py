@@ -401,6 +401,9 @@ class Batcher:
         finally:
             supervision.batch_ended()
             self._running, self._running_size = None, 0
+            if failed:  # also when something raised before every job had its answer: never 200 null
+                for job in batch:
+                    job.error = job.error or ExecuteFailed()
             took = time.monotonic() - started
             spent = took / size
             self._item_seconds += (EWMA_WEIGHT if self._item_seconds else 1.0) * (spent - self._item_seconds)
@@ -423,7 +426,7 @@ class Batcher:
             for job in batch:
                 job.error = ExecuteFailed()
             return True
-        count = len(results) if hasattr(results, "__len__") else None
+        count = _length(results)
         if count != size:
             got = f"{count} results" if count is not None else f"a {type(results).__name__}"
             log.error(
@@ -438,6 +441,15 @@ class Batcher:
         for job, result in zip(batch, results, strict=True):
             job.result = result
         return False
+
+
+def _length(results: object) -> int | None:
+    """How many results `execute` returned; None when that is no sized collection (a generator
+    already listed, a number, a 0-d numpy array, whose `len` raises)."""
+    try:
+        return len(results)
+    except TypeError:
+        return None
 
 
 def _answer(batch: list[Job]) -> None:
