@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from uai.frameworks import default_code_root
 
+from httpserver import supervision
 from httpserver.batching import Batcher
 from httpserver.config import ConfError, ServerSettings, conf_path, read_conf, server_settings
 from httpserver.loading import READY, ModelHost
@@ -167,7 +168,8 @@ def boot(on_failure: Callable[[str], None] = exit_process) -> Runtime | None:
     try:
         runtime = from_environment()
     except ConfError as error:
-        log.error("model load failed: %s", error)
+        if supervision.first_load_failure():  # with several workers, one says it
+            log.error("model load failed: %s", error)
         on_failure(str(error))
         return None
     install(runtime)

@@ -37,6 +37,8 @@ SHARED_MEMORY = Path("/dev/shm")
 APP_LOAD_ERROR = 4
 #: Requests described in a flight record; the rest are counted.
 DESCRIBED = 4
+#: How long a worker whose failed load another worker logs waits before it exits.
+QUIET_EXIT_DELAY_S = 0.5
 #: What the master sends a worker to stop it (gunicorn: SIGTERM, or SIGINT / SIGQUIT for a quick stop).
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
@@ -139,12 +141,15 @@ def batch_ended() -> None:
 
 
 def first_load_failure() -> bool:
-    """True for the one worker that logs a failed model load (always outside gunicorn)."""
+    """True for the one worker that logs a failed model load (always outside gunicorn). The
+    others wait `QUIET_EXIT_DELAY_S` before saying False (and exiting): the master stops every
+    worker at the first exit, which cut the line of the one that claimed it, now and then."""
     if _load_claim is None:
         return True
     try:
         os.close(os.open(_load_claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
+        time.sleep(QUIET_EXIT_DELAY_S)
         return False
     except OSError:
         return True
