@@ -78,9 +78,12 @@ class Runtime:
     def alive(self) -> bool:
         """False while an execute is stalled or once the loop has died: what /healthz reports
         (a liveness probe then restarts the process)."""
-        return not (
-            self.batcher.stalled() is not None or (self.model.ready and not self.batcher.thread_alive)
-        )
+        return self.alive_when(self.status)
+
+    def alive_when(self, status: str) -> bool:
+        """`alive` for a `status` already read (one reading per probe: an execute returning
+        between two readings made /healthz answer 503 with `"status": "ready"`)."""
+        return status != STALLED and not (status == STOPPING and not self.batcher.thread_alive)
 
     def start(
         self, on_failure: Callable[[str], None] | None = None, on_ready: Callable[[], None] | None = None
