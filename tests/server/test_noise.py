@@ -90,7 +90,7 @@ def test_probes_answering_503_are_not_counted_as_refused_requests(serve):
     current = serve(Hanging(), execute_timeout_s=0.05, max_latency_ms=0)
     client = Client()
     answer = []
-    request = threading.Thread(target=lambda: answer.append(client.post("/service", b"x", "text/plain")))
+    request = threading.Thread(target=lambda: answer.append(Client().post("/service", b"x", "text/plain")))
     request.start()
     try:
         deadline = time.monotonic() + 5
