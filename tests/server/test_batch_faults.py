@@ -10,7 +10,15 @@ import time
 
 import pytest
 from httpserver.batching import Batcher, describe
-from httpserver.errors import ExecuteFailed, Overloaded, RequestTimeout, ServerBusy, ShuttingDown, Stalled
+from httpserver.errors import (
+    BadResult,
+    ExecuteFailed,
+    Overloaded,
+    RequestTimeout,
+    ServerBusy,
+    ShuttingDown,
+    Stalled,
+)
 
 from server.batch_support import EventLoop
 
@@ -216,3 +224,70 @@ def test_stop_past_its_timeout_answers_everything_left_503_and_logs_the_count(ba
     model.gate.set()
     assert batcher.stop(timeout=5) is True  # the loop ends once its batch returns
     assert [str(item) for item in model.seen] == ["blocker"]
+
+
+def test_a_refused_request_does_not_keep_the_loop_waiting_for_it(batcher_for, events):
+    """A batch waits for company only while someone is on the way: the last request on its way
+    refused at admission (here, a full queue) must end the wait at once, as a withdrawal does,
+    not after `max_latency_ms` (3 s here)."""
+    batcher = batcher_for(Gated(), max_batch_size=4, max_latency_ms=3000, queue_size=1)
+    batcher.announce()
+    batcher.announce()  # two requests on their way: the first one's batch waits for the second
+    first = events.submit(batcher, "first", announced=True)
+    deadline = time.monotonic() + 5
+    while not batcher._gate_waiting and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert batcher._gate_waiting, "the loop never waited for company"
+    queued = events.submit(batcher, "queued")  # fills the queue (1), nobody else counted off
+    started = time.monotonic()
+    with pytest.raises(ServerBusy):
+        events.submit(batcher, "refused", announced=True)  # the last one on its way: refused
+    assert events.wait(batcher, first, 5) == "answer:first"
+    assert time.monotonic() - started < 1.0
+    assert events.wait(batcher, queued, 5) == "answer:queued"
+
+
+def test_a_second_stop_past_its_timeout_does_not_count_the_requests_answered_already(
+    batcher_for, events, caplog
+):
+    """The worker's drain answers a hung batch 503, then gunicorn's exit hook stops again: the
+    second stop has nothing left to answer and says nothing (it logged the same request twice)."""
+    model = Gated()
+    batcher = batcher_for(model, max_batch_size=1, max_latency_ms=0)
+    blocker = hold(events, batcher, model)
+    with caplog.at_level(logging.WARNING, logger="httpserver.batching"):
+        assert batcher.stop(timeout=0.1) is False
+        assert batcher.stop(timeout=0) is False
+    with pytest.raises(ShuttingDown):
+        events.wait(batcher, blocker, 5)
+    assert [r.getMessage() for r in caplog.records if "shutdown" in r.getMessage()] == [
+        "shutdown: the batching loop did not finish within 0.1 s; "
+        "answered 503 to 0 queued and 1 running requests"
+    ]
+    model.gate.set()
+
+
+class Unsized:
+    """What a 0-d numpy array is to `len`: it has `__len__`, and calling it raises TypeError."""
+
+    def __len__(self):
+        raise TypeError("len() of unsized object")
+
+
+def test_a_result_whose_len_raises_fails_its_batch_500_and_never_answers_200_null(
+    batcher_for, events, caplog
+):
+    """`execute` returning `np.array(5)` (or anything whose len raises): its batch gets 500
+    bad_result with one line, as a result list of the wrong length does (it got 200 `null`,
+    and the loop's "unexpected error" traceback)."""
+    batcher = batcher_for(
+        type("Model", (), {"execute": lambda self, data, size: Unsized()})(), max_latency_ms=0
+    )
+    with caplog.at_level(logging.ERROR, logger="httpserver.batching"), pytest.raises(BadResult):
+        events.infer(batcher, "x", 5)
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "execute returned a Unsized for a batch of 1 requests; it must return a list with one result "
+        "per input, in order; answering the batch 500"
+    ]
+    assert not any(record.exc_info for record in caplog.records)

@@ -4,8 +4,11 @@ or another BaseException. The probes (/readyz, /healthz, /initialized, /metrics)
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import threading
+import time
 
 import pytest
 import requests
@@ -163,3 +166,54 @@ def test_execute_raising_systemexit_keyboardinterrupt_or_baseexception_fails_onl
             what=f"the {kind} line",
         )
     assert server.process.poll() is None
+
+
+def test_sigterm_during_a_hung_execute_answers_503_and_the_worker_exits_before_the_master_kills_it(
+    tmp_path, gunicorn
+):
+    """graceful_timeout_s 2: the drain answers the hung batch 503 at about 1.6 s; the worker's
+    exit hook must not then wait for the loop again (it waited 1 s more: past the master's 2 s,
+    so the master SIGKILLed the worker in its exit hook, silently, and the refusal summary the
+    hook writes last was lost)."""
+    server = gunicorn(write_project(tmp_path, FAULTY_MODULE, conf(graceful_timeout_s=2)))
+    server.wait_until(
+        lambda: (r := get(server, "/readyz")) is not None and r.status_code == 200, what="ready"
+    )
+    answers = []
+    client = threading.Thread(target=lambda: answers.append(post(server, "hang:30", timeout=20)))
+    client.start()
+    time.sleep(0.5)  # the request is in execute (an answer would come only after 30 s)
+    server.process.terminate()
+    client.join(20)
+    assert server.process.wait(timeout=20) == 0
+    assert [answer.status_code for answer in answers] == [503]
+    log = server.log()
+    assert "killed by the master" not in log and "did not drain within" not in log
+    # the master: a stop the batch outlived, not a death replaced by a new worker
+    assert "died" not in log
+    assert re.search(r"worker \d+ stopped on SIGTERM while running a batch of 1 request", log)
+    assert len(re.findall("shutdown: the batching loop did not finish", log)) == 1
+    assert "overload: refused 1 requests 503 (shutting_down)" in log  # the exit hook's last line
+
+
+def test_a_request_still_arriving_past_the_grace_period_gets_503_and_one_line(tmp_path, gunicorn):
+    """A slow upload (2 of 10 bytes sent) outlives graceful_timeout_s 2: uvicorn cancels its task.
+    The client gets the drain's 503 `shutting_down` (it got a text/plain 500) and the log no
+    traceback (it had uvicorn's "Exception in ASGI application" with a CancelledError one for
+    each such request), only uvicorn's "Cancel 1 running task(s)" and the worker's line."""
+    server = gunicorn(write_project(tmp_path, FAULTY_MODULE, conf(graceful_timeout_s=2)))
+    server.wait_until(lambda: (r := get(server, "/readyz")) is not None and r.status_code == 200, what="up")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as upload:
+        upload.sendall(b"POST /service HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+        time.sleep(0.3)  # the body is on its way
+        server.process.terminate()
+        answer = b""
+        while chunk := upload.recv(65536):  # until the server closes
+            answer += chunk
+        answer = answer.decode()
+    assert server.process.wait(timeout=20) == 0
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 503 ") and json.loads(body)["error"] == "shutting_down"
+    log = server.log()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log
+    assert "1 requests still running past the grace period, answered 503" in log

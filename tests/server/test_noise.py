@@ -4,10 +4,14 @@ one line per 10 s (`httpserver.logs.RefusalSummary`)."""
 
 import re
 import signal
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.test import Client
+from httpserver import logs
 
 from server.support import write_project
 
@@ -70,3 +74,33 @@ def test_refusals_give_access_lines_only_and_one_overload_summary(tmp_path, guni
     # the one real fault is logged once, with its traceback
     assert len(re.findall(r"execute raised (\w+ )?for a batch of 1 requests", log)) == 1
     assert "ValueError: a real fault" in log
+
+
+def test_probes_answering_503_are_not_counted_as_refused_requests(serve):
+    """The overload summary counts requests the server refused; a liveness or readiness poll
+    of a stalled (or stopping) process is a probe's answer, not a refusal ("overload: refused 6
+    requests 503 (stalled)" from the orchestrator's own polls misled)."""
+    gate = threading.Event()
+
+    class Hanging:
+        def execute(self, data, batch_size):
+            gate.wait(10)
+            return ["late"] * batch_size
+
+    current = serve(Hanging(), execute_timeout_s=0.05, max_latency_ms=0)
+    client = Client()
+    answer = []
+    request = threading.Thread(target=lambda: answer.append(Client().post("/service", b"x", "text/plain")))
+    request.start()
+    try:
+        deadline = time.monotonic() + 5
+        while current.status != "stalled" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        logs.refusals.flush()
+        polls = [client.get(path).status_code for path in ("/healthz", "/readyz") * 3]
+        assert polls == [503] * 6
+        assert logs.refusals.flush() is None
+    finally:
+        gate.set()
+        request.join(10)
+    assert answer[0].status_code == 200

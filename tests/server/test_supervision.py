@@ -192,3 +192,16 @@ def test_a_death_is_said_by_signal_name_exit_code_or_the_masters_own_kill():
     assert how_it_died(-signal.SIGKILL, sent=signal.SIGKILL).startswith("killed by the master (SIGKILL")
     assert how_it_died(-signal.SIGABRT) == "killed by SIGABRT (aborted)"
     assert how_it_died(3) == "exited with code 3"
+
+
+def test_an_unset_conf_with_two_workers_exits_4_with_one_line(tmp_path, gunicorn):
+    """No UAI_SERVICE_CONFIG: the master runs on the default knobs (here UAI_WORKERS 2) and each
+    worker's boot refuses; one line says so, as for a failed model load (it said it twice)."""
+    conf = {"http_server": {"exec": {"main_class": "Broken", "main_file": "broken"}}}
+    server = gunicorn(write_project(tmp_path, FAILING_LOAD, conf), UAI_SERVICE_CONFIG="", UAI_WORKERS="2")
+    code = server.process.wait(timeout=30)
+    log = server.log()
+    assert code == 4, log
+    lines = [line for line in log.splitlines() if "model load failed" in line]
+    assert len(lines) == 1, log
+    assert lines[0].endswith("UAI_SERVICE_CONFIG is not set; point it at the service's conf.json")

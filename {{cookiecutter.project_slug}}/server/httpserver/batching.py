@@ -145,6 +145,7 @@ class Batcher:
     # -- request side ---------------------------------------------------------------------------
 
     def start(self) -> Batcher:
+        """Start the loop thread; returns the batcher."""
         self._thread.start()
         return self
 
@@ -178,8 +179,9 @@ class Batcher:
         elapsed = time.monotonic() - running.started_at
         if elapsed <= self.execute_timeout:
             return None
-        if not running.reported:
-            running.reported = True  # from now on, submit refuses
+        with self._lock:  # the probes (event loop) and the metrics publisher (a thread) both ask
+            first, running.reported = not running.reported, True  # from now on, submit refuses
+        if first:
             log.error(
                 "execute stalled: it has run for %.1f s on a batch of %d requests (%s), over "
                 "server.execute_timeout_s = %g; this process reports not ready and not alive "
@@ -217,16 +219,12 @@ class Batcher:
         with self._lock:
             if announced:
                 self._arriving -= 1
-            if self._stopping:
-                raise ShuttingDown()
-            now = time.monotonic()
-            if running is not None and running.reported:  # declared by a probe or the metrics
-                raise Stalled(now - running.started_at, self.execute_timeout)
-            queued = self._queued
-            if queued >= self.queue_size:
-                raise ServerBusy()
-            if queued and (queued + self._running_size + 1) * self._item_seconds > self._admit_seconds:
-                raise Overloaded()
+            now, queued = time.monotonic(), self._queued
+            refusal = self._refusal(queued, running, now)
+            if refusal is not None:
+                if self._gate_waiting and self._arriving <= 0:  # it was the last one on its way
+                    self._open_gate()
+                raise refusal
             self._queued = queued + 1
             job.enqueued_at = now
             job.deadline = now + self.request_timeout
@@ -234,6 +232,18 @@ class Batcher:
             if self._gate_waiting and (queued + 1 >= self._gate_want or self._arriving <= 0):
                 self._open_gate()
         return job
+
+    def _refusal(self, queued: int, running: Running | None, now: float) -> ServiceError | None:
+        """Why a new job is refused now (called under `_lock`), or None to admit it."""
+        if self._stopping:
+            return ShuttingDown()
+        if running is not None and running.reported:  # declared by a probe or the metrics
+            return Stalled(now - running.started_at, self.execute_timeout)
+        if queued >= self.queue_size:
+            return ServerBusy()
+        if queued and (queued + self._running_size + 1) * self._item_seconds > self._admit_seconds:
+            return Overloaded()
+        return None
 
     async def wait_async(self, job: Job, timeout: float) -> object:
         """On the job's event loop: its result; raises its error, or RequestTimeout after
@@ -288,22 +298,24 @@ class Batcher:
                 if job is not None:
                     left.append(job)
         self._queue.put(None)  # the loop still ends once its batch returns
+        running = self._running
         with self._lock:
             for job in left:
                 job.taken = True
                 if not job.abandoned:
                     self._queued -= 1
-        left = [job for job in left if not job.abandoned]
-        running = self._running
-        in_execute = [job for job in running.jobs if not job.abandoned] if running is not None else []
-        for job in left + in_execute:
-            job.error = ShuttingDown()
+            left = [job for job in left if not job.abandoned]
+            in_execute = [job for job in running.jobs if not job.abandoned] if running is not None else []
+            for job in left + in_execute:
+                job.error = ShuttingDown()
+                job.abandoned = True  # answered now: a later stop does not count it again
         _answer(left + in_execute)
         return len(left), len(in_execute)
 
     # -- loop side ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        """The loop thread: collect a batch, run it, until `stop`'s sentinel with nothing queued."""
         while True:
             try:
                 batch = self._collect()
@@ -389,6 +401,9 @@ class Batcher:
         finally:
             supervision.batch_ended()
             self._running, self._running_size = None, 0
+            if failed:  # also when something raised before every job had its answer: never 200 null
+                for job in batch:
+                    job.error = job.error or ExecuteFailed()
             took = time.monotonic() - started
             spent = took / size
             self._item_seconds += (EWMA_WEIGHT if self._item_seconds else 1.0) * (spent - self._item_seconds)
@@ -411,7 +426,7 @@ class Batcher:
             for job in batch:
                 job.error = ExecuteFailed()
             return True
-        count = len(results) if hasattr(results, "__len__") else None
+        count = _length(results)
         if count != size:
             got = f"{count} results" if count is not None else f"a {type(results).__name__}"
             log.error(
@@ -426,6 +441,15 @@ class Batcher:
         for job, result in zip(batch, results, strict=True):
             job.result = result
         return False
+
+
+def _length(results: object) -> int | None:
+    """How many results `execute` returned; None when that is no sized collection (a generator
+    already listed, a number, a 0-d numpy array, whose `len` raises)."""
+    try:
+        return len(results)
+    except TypeError:
+        return None
 
 
 def _answer(batch: list[Job]) -> None:

@@ -152,8 +152,9 @@ class BadResult(ServiceError):
     code, message = "bad_result", "the model's execute returned a result the server cannot send; see the log"
 
 
-def error_response(error: ServiceError) -> HttpResponse:
-    """A short JSON error body with the error's status and headers."""
+def error_response(error: ServiceError, *, refusal: bool = True) -> HttpResponse:
+    """A short JSON error body with the error's status and headers; a `refusal` (a request the
+    server turned away, not a probe's answer) counts in the overload summary."""
     body = json.dumps({"error": error.code, "message": error.message})
     response = HttpResponse(body, status=error.status, content_type="application/json")
     for name, value in error.headers.items():
@@ -163,5 +164,6 @@ def error_response(error: ServiceError) -> HttpResponse:
     # (execute raised, a bad result); the base class is what `server_error` answers for an
     # unexpected exception, whose traceback Django logs.
     response._has_been_logged = type(error) is not ServiceError
-    logs.answered_error(error.status, error.code)
+    if refusal:
+        logs.answered_error(error.status, error.code)
     return response

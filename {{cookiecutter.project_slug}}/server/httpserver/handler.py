@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 
@@ -13,7 +14,7 @@ from django.http import HttpResponseBase
 
 from httpserver import access, runtime
 from httpserver.arrival import Arrival, ArrivingRequest
-from httpserver.errors import ServiceError, error_response
+from httpserver.errors import ServiceError, ShuttingDown, error_response
 from httpserver.inputs import read_asgi_body
 from httpserver.results import BODILESS
 
@@ -34,13 +35,19 @@ class ServiceHandler(ASGIHandler):
     request_class = ArrivingRequest
 
     async def __call__(self, scope, receive, send):
+        """One request: its ticket open while it is answered, then the answer and its access line."""
         if scope["type"] != "http":
             raise ValueError(f"the inference server serves HTTP, not {scope['type']}")
         started = time.perf_counter()
         current = runtime.installed()
         service = current is not None and scope["method"] == "POST" and scope["path"] == "/service"
         with Arrival(current.batcher if service else None) as ticket:
-            response = await self.respond(scope, receive, ticket)
+            try:
+                response = await self.respond(scope, receive, ticket)
+            except asyncio.CancelledError:
+                # Only uvicorn's stop cancels a request here (no task listens for disconnects),
+                # past the grace period: answered like the rest the drain could not finish.
+                response = error_response(ShuttingDown())
         if response is None:  # the client left before its body arrived: nobody to answer
             return
         await self.send_response(response, send)

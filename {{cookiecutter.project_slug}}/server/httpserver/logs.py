@@ -106,6 +106,7 @@ class RefusalSummary:
         self._thread: threading.Thread | None = None
 
     def count(self, status: int, code: str) -> None:
+        """One refused request (its status and error code) in the current window."""
         key = (status, code)
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from uai.frameworks import default_code_root
 
+from httpserver import supervision
 from httpserver.batching import Batcher
 from httpserver.config import ConfError, ServerSettings, conf_path, read_conf, server_settings
 from httpserver.loading import READY, ModelHost
@@ -77,9 +78,12 @@ class Runtime:
     def alive(self) -> bool:
         """False while an execute is stalled or once the loop has died: what /healthz reports
         (a liveness probe then restarts the process)."""
-        return not (
-            self.batcher.stalled() is not None or (self.model.ready and not self.batcher.thread_alive)
-        )
+        return self.alive_when(self.status)
+
+    def alive_when(self, status: str) -> bool:
+        """`alive` for a `status` already read (one reading per probe: an execute returning
+        between two readings made /healthz answer 503 with `"status": "ready"`)."""
+        return status != STALLED and not (status == STOPPING and not self.batcher.thread_alive)
 
     def start(
         self, on_failure: Callable[[str], None] | None = None, on_ready: Callable[[], None] | None = None
@@ -167,7 +171,8 @@ def boot(on_failure: Callable[[str], None] = exit_process) -> Runtime | None:
     try:
         runtime = from_environment()
     except ConfError as error:
-        log.error("model load failed: %s", error)
+        if supervision.first_load_failure():  # with several workers, one says it
+            log.error("model load failed: %s", error)
         on_failure(str(error))
         return None
     install(runtime)

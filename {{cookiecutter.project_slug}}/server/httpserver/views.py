@@ -97,9 +97,10 @@ async def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: 200 while the process serves; 503 while an execute is stalled past
     `execute_timeout_s` (or the batching loop has died), so that it is restarted."""
     current = runtime.installed()
-    if current is None or current.alive:
+    status = current.status if current is not None else "loading"
+    if current is None or current.alive_when(status):
         return _json({"status": "alive"})
-    return _probe_error(current, current.status)
+    return _probe_error(current, status)
 
 
 @endpoint("GET")
@@ -123,7 +124,7 @@ def _probe_error(current: runtime.Runtime | None, status: str) -> HttpResponse:
         error = ShuttingDown()
     else:
         error = NotReady()
-    response = error_response(error)
+    response = error_response(error, refusal=False)  # a probe's answer: not in the overload summary
     response.content = json.dumps({"error": error.code, "message": error.message, "status": status})
     return response
 

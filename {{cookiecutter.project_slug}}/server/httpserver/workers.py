@@ -128,6 +128,7 @@ class DrainingServer(Server):
     drain_s: float | None = None
 
     async def shutdown(self, sockets=None) -> None:
+        """uvicorn's shutdown with the batching loop's drain in a thread alongside, logged."""
         from httpserver import runtime
 
         started, current = time.monotonic(), runtime.installed()
@@ -148,8 +149,12 @@ class DrainingServer(Server):
         if drained is not None:
             await drained
         left, seconds = len(self.server_state.tasks), time.monotonic() - started
-        if left:  # cancelled by uvicorn past the grace period
-            log.error("stopped after %.2f s: %d requests cut off past the grace period (500)", seconds, left)
+        if left:  # cancelled by uvicorn past the grace period; ServiceHandler answers them 503
+            log.error(
+                "stopped after %.2f s: %d requests still running past the grace period, answered 503",
+                seconds,
+                left,
+            )
         else:
             log.info("stopped in %.2f s: all %d requests in flight answered", seconds, in_flight)
 
