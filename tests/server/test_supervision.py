@@ -205,3 +205,22 @@ def test_an_unset_conf_with_two_workers_exits_4_with_one_line(tmp_path, gunicorn
     lines = [line for line in log.splitlines() if "model load failed" in line]
     assert len(lines) == 1, log
     assert lines[0].endswith("UAI_SERVICE_CONFIG is not set; point it at the service's conf.json")
+
+
+def test_a_starting_master_removes_the_files_of_killed_masters_and_keeps_live_ones(tmp_path, monkeypatch):
+    from httpserver import supervision
+
+    monkeypatch.setattr(supervision, "SHARED_MEMORY", tmp_path)
+    dead = 4194305  # above Linux's largest pid: no such process
+    live = os.getpid()
+    names = [
+        f"uai-flight-{dead}-12",
+        f"uai-load-failed-{dead}",
+        f"uai-flight-{live}-13",
+        f"uai-load-failed-{live}",
+        f"uai-metrics-{dead}-not-ours",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    supervision.remove_dead_masters()
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(names[2:])

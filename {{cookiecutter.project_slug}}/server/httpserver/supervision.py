@@ -28,6 +28,7 @@ import errno
 import faulthandler
 import mmap
 import os
+import re
 import signal
 import tempfile
 import time
@@ -56,6 +57,10 @@ def directory() -> Path:
 def flight_path(master_pid: int, worker_pid: int) -> Path:
     """The flight record of one worker of one master."""
     return directory() / f"uai-flight-{master_pid}-{worker_pid}"
+
+
+#: The names `flight_path` and `load_claim_path` give; group 1 or 2 is the master's pid.
+_SERVER_FILE = re.compile(r"uai-flight-(\d+)-\d+|uai-load-failed-(\d+)")
 
 
 def load_claim_path(master_pid: int) -> Path:
@@ -167,6 +172,7 @@ def install_master() -> None:
     # gunicorn reads its conf again on SIGHUP: the running workers keep their records then.
     if getattr(Arbiter.reap_workers, "__module__", "") != __name__:
         remove_files(os.getpid())
+        remove_dead_masters()
         original_kill = Arbiter.kill_worker
 
         def kill_worker(arbiter, pid, sig):
@@ -184,6 +190,16 @@ def remove_files(master_pid: int) -> None:
     for path in [load_claim_path(master_pid), *base.glob(f"uai-flight-{master_pid}-*")]:
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+def remove_dead_masters() -> None:
+    """The files of servers whose master is gone (killed before it could remove them)."""
+    for path in directory().glob("uai-*"):
+        named = _SERVER_FILE.fullmatch(path.name)
+        master = named and (named.group(1) or named.group(2))
+        if master and not Path(f"/proc/{master}").exists():
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def reap_workers(arbiter) -> None:
