@@ -42,11 +42,11 @@ class Gated:
 
 
 class Item:
-    """An input with headers, as a RequestInput carries them."""
+    """An input with a request id, as a RequestInput carries it (`request_id`)."""
 
     def __init__(self, name: str, request_id: str | None = None):
         self.name = name
-        self.headers = {"X-Request-Id": request_id} if request_id else {}
+        self.request_id = request_id
 
     def __str__(self) -> str:
         return self.name

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 FAULTY_MODULE = """
 import time
+from pathlib import Path
 from uai.arch.base_model import AiUcloudModel
 
 
@@ -33,6 +34,7 @@ class Faulty(AiUcloudModel):
     def execute(self, data, batch_size):
         body = data[0].body.decode()
         if body.startswith("hang:"):
+            (Path(__file__).parent / "hanging").touch()  # the test waits for this
             time.sleep(float(body[5:]))
         kinds = {"exit": SystemExit, "interrupt": KeyboardInterrupt, "base": Custom}
         if body in kinds:
@@ -132,7 +134,8 @@ def test_requests_timing_out_in_the_queue_leave_room_for_the_next_ones(tmp_path,
     got 503 `Server is busy` for ever."""
     server = started(gunicorn, tmp_path, execute_timeout_s=30, request_timeout_s=0.5, queue_size=2)
     slow = in_thread(post, server, "hang:6")
-    server.wait_until(lambda: "uai_model_ready" in get(server, "/metrics").text, what="metrics")
+    # the queue must be empty before the rounds: the long execute running, not queued
+    server.wait_until(lambda: (tmp_path / "code" / "hanging").exists(), what="the long execute")
     statuses = []
     for _ in range(3):  # 3 rounds of queue_size requests, each answered 504 in its turn
         rounds = [in_thread(post, server, "queued") for _ in range(2)]

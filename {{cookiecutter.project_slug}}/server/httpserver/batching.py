@@ -89,11 +89,7 @@ class Running:
 
 def describe(item: object) -> str:
     """A request as a log line names it: its X-Request-Id header, else `POST /service`."""
-    try:
-        request_id = item.headers.get("X-Request-Id")
-    except Exception:  # not a RequestInput (tests, embedding)
-        request_id = None
-    return str(request_id) if request_id else "POST /service"
+    return getattr(item, "request_id", None) or "POST /service"  # any item: tests, embedding
 
 
 def _held_lock() -> threading.Lock:

@@ -88,5 +88,18 @@ class RequestInput(io.BytesIO):
             self._headers = HttpHeaders(self._meta)
         return self._headers
 
+    @property
+    def request_id(self) -> str | None:
+        """The X-Request-Id header (at most 64 characters), or None: how logs name the request.
+        Read from the environment as is, so naming a batch builds no `headers` mapping."""
+        value = self._meta.get("HTTP_X_REQUEST_ID")
+        return value[:64] if value else None
+
+    @property
+    def client(self) -> str | None:
+        """The client's `address:port`, when the server knows it."""
+        address = self._meta.get("REMOTE_ADDR")
+        return f"{address}:{self._meta.get('REMOTE_PORT', '?')}" if address else None
+
     def __repr__(self) -> str:
         return f"RequestInput({len(self.body)} bytes, {self.content_type or 'no content type'})"

@@ -108,14 +108,11 @@ def describe_request(item: object) -> str:
     body = getattr(item, "body", None)
     if not isinstance(body, bytes | bytearray):
         return type(item).__name__
-    # The request's WSGI-style environment, read as is: building the `headers` mapping for every
-    # request of every batch would cost more than the record itself.
-    meta = getattr(item, "_meta", None) or {}
     text = f"{len(body)} bytes {getattr(item, 'content_type', '') or 'no content type'}"
-    if meta.get("REMOTE_ADDR"):
-        text += f" from {meta['REMOTE_ADDR']}:{meta.get('REMOTE_PORT', '?')}"
-    if meta.get("HTTP_X_REQUEST_ID"):
-        text += f" id={meta['HTTP_X_REQUEST_ID'][:64]}"
+    if getattr(item, "client", None):
+        text += f" from {item.client}"
+    if getattr(item, "request_id", None):
+        text += f" id={item.request_id}"
     return text
 
 
