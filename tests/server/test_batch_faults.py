@@ -188,22 +188,6 @@ def test_admission_refuses_what_cannot_finish_within_the_request_timeout(batcher
     assert time.monotonic() - started < 1.0
 
 
-def test_the_queue_limit_still_holds_before_any_batch_was_measured(batcher_for, events):
-    model = Gated()
-    batcher = batcher_for(model, max_batch_size=1, max_latency_ms=0, queue_size=3)
-    blocker = hold(events, batcher, model)
-    queued = [events.submit(batcher, f"q{index}") for index in range(3)]
-    with pytest.raises(ServerBusy):
-        events.submit(batcher, "overflow")
-    model.gate.set()
-    assert [events.wait(batcher, job, 5) for job in (blocker, *queued)] == [
-        "answer:blocker",
-        "answer:q0",
-        "answer:q1",
-        "answer:q2",
-    ]
-
-
 def test_stop_past_its_timeout_answers_everything_left_503_and_logs_the_count(batcher_for, events, caplog):
     model = Gated()
     batcher = batcher_for(model, max_batch_size=1, max_latency_ms=0)

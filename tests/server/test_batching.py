@@ -73,6 +73,13 @@ def run_clients(events, batcher, count: int, rounds: int = 1) -> dict[str, objec
     return answers
 
 
+def gated(batcher_for, max_batch_size: int = 1, **knobs):
+    """A recorder whose execute waits at its closed gate, and its batcher."""
+    model = Recorder()
+    model.gate.clear()
+    return model, batcher_for(model, max_batch_size=max_batch_size, **knobs)
+
+
 def test_concurrent_requests_form_batches_larger_than_one_and_each_gets_its_own_answer(batcher_for, events):
     model = Recorder(delay=0.01)
     batcher = batcher_for(model, max_batch_size=32, max_latency_ms=2)
@@ -93,9 +100,8 @@ def test_no_batch_exceeds_max_batch_size(batcher_for, events):
 
 
 def test_the_queue_is_bounded_and_refuses_beyond_queue_size(batcher_for, events):
-    model = Recorder()
-    model.gate.clear()
-    batcher = batcher_for(model, max_batch_size=1, queue_size=2)
+    """Also before any batch was measured: the admission estimate does not replace the limit."""
+    model, batcher = gated(batcher_for, queue_size=2)
     running = events.submit(batcher, "running")
     assert model.entered.wait(5)
     queued = [events.submit(batcher, "q1"), events.submit(batcher, "q2")]
@@ -150,9 +156,7 @@ def test_max_latency_zero_takes_only_what_is_queued_now(batcher_for, events):
 
 
 def test_an_abandoned_request_is_skipped_and_not_passed_to_execute(batcher_for, events):
-    model = Recorder()
-    model.gate.clear()
-    batcher = batcher_for(model, max_batch_size=8, max_latency_ms=0)
+    model, batcher = gated(batcher_for, max_batch_size=8, max_latency_ms=0)
     blocker = events.submit(batcher, "blocker")
     assert model.entered.wait(5)
     late = events.submit(batcher, "late")
@@ -168,9 +172,7 @@ def test_an_abandoned_request_is_skipped_and_not_passed_to_execute(batcher_for, 
 
 
 def test_stop_answers_everything_queued_then_refuses_new_requests(batcher_for, events):
-    model = Recorder()
-    model.gate.clear()
-    batcher = batcher_for(model, max_batch_size=2, max_latency_ms=0)
+    model, batcher = gated(batcher_for, max_batch_size=2, max_latency_ms=0)
     jobs = [events.submit(batcher, f"job{index}") for index in range(5)]
     assert model.entered.wait(5)
     stopper = threading.Thread(target=batcher.stop, kwargs={"timeout": 10})
@@ -307,9 +309,7 @@ async def submit_blocker(batcher, model):
 
 
 def test_on_an_event_loop_a_late_request_gets_504_and_is_not_run(batcher_for):
-    model = Recorder()
-    model.gate.clear()
-    batcher = batcher_for(model, max_batch_size=1)
+    model, batcher = gated(batcher_for)
 
     async def scenario():
         loop, blocker = await submit_blocker(batcher, model)
@@ -325,9 +325,7 @@ def test_on_an_event_loop_a_late_request_gets_504_and_is_not_run(batcher_for):
 
 
 def test_a_cancelled_waiter_abandons_its_job(batcher_for, events):
-    model = Recorder()
-    model.gate.clear()
-    batcher = batcher_for(model, max_batch_size=1)
+    model, batcher = gated(batcher_for)
 
     async def scenario():
         loop, blocker = await submit_blocker(batcher, model)

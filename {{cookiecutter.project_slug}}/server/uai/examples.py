@@ -227,12 +227,7 @@ def answer_valid(
     answered `refused` (e.g. `refusal("...")`); the others get their own answers."""
     examples = _parsed(data, batch_size, parse)
     valid = [index for index, example in enumerate(examples) if example is not None]
-    answers = [refused] * len(examples)
-    if valid:
-        outputs = predict([examples[index] for index in valid])
-        for index, output in zip(valid, outputs, strict=True):
-            answers[index] = output
-    return answers
+    return _answer_groups(examples, refused, {(): valid} if valid else {}, predict)
 
 
 def answer_by_shape(
@@ -247,11 +242,23 @@ def answer_by_shape(
     grouped by shape, one `predict` call per group; a group the model rejects with one of
     `model_errors` gets a 400 naming the shape and the reason."""
     examples = _parsed(data, batch_size, parse)
-    answers = [refused] * len(examples)
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, example in enumerate(examples):
         if example is not None:
             groups.setdefault(tuple(example.shape), []).append(index)
+    return _answer_groups(examples, refused, groups, predict, model_errors)
+
+
+def _answer_groups(
+    examples: list[Any],
+    refused: Any,
+    groups: dict[tuple[int, ...], list[int]],
+    predict: Callable[[list[Any]], Sequence[Any]],
+    model_errors: tuple[type[BaseException], ...] = (),
+) -> list[Any]:
+    """One `predict` call per group of example indexes; what no group holds is answered
+    `refused`, a group the model rejects with one of `model_errors` a 400 naming its shape."""
+    answers = [refused] * len(examples)
     for shape, indexes in groups.items():
         try:
             outputs = predict([examples[index] for index in indexes])
