@@ -9,7 +9,7 @@ writable when the image runs with a read-only root: `/dev/shm` (a tmpfs in every
 else the temporary directory. An operator's own `PROMETHEUS_MULTIPROC_DIR` is used instead,
 emptied of metric files at start. `child_exit` forgets an exited worker's live gauges (its
 counts stay in the totals); `on_exit` removes the directory this module made, and `prepare`
-those of servers killed before they could.
+those of servers killed before they could, with their other files (`supervision.remove_dead_masters`).
 
 Nothing here imports prometheus-client at module level: the master imports this module first.
 """
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from httpserver import supervision
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
-SHARED_MEMORY = Path("/dev/shm")
 
 _prepared: Path | None = None  # this server's directory (kept across gunicorn's reloads)
 _made: Path | None = None  # the same, when this module made it (and removes it at exit)
@@ -34,6 +34,7 @@ def prepare(environ: dict | None = None) -> Path:
     environ = os.environ if environ is None else environ
     if _prepared is not None and environ.get(ENV) == str(_prepared):
         return _prepared  # gunicorn re-reads its conf on SIGHUP: the running workers keep theirs
+    supervision.remove_dead_masters()  # metrics directories, flight records, load claims
     given = environ.get(ENV)
     if given:
         directory = Path(given)
@@ -41,24 +42,14 @@ def prepare(environ: dict | None = None) -> Path:
         for stale in directory.glob("*.db"):
             stale.unlink()
     else:
-        base = SHARED_MEMORY if os.access(SHARED_MEMORY, os.W_OK) else Path(tempfile.gettempdir())
-        remove_dead_servers(base)
         # Named by the master's pid: a directory of that name is a dead server's (in a
         # container the master is pid 1 at every start).
-        directory = _made = base / f"uai-metrics-{os.getpid()}"
+        directory = _made = supervision.directory() / f"uai-metrics-{os.getpid()}"
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(mode=0o700)
     environ[ENV] = str(directory)
     _prepared = directory
     return directory
-
-
-def remove_dead_servers(base: Path) -> None:
-    """Remove the directories of servers whose master has gone without `on_exit` (killed)."""
-    for directory in base.glob("uai-metrics-*"):
-        pid = directory.name.rsplit("-", 1)[1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(directory, ignore_errors=True)
 
 
 def child_exit(server, worker) -> None:

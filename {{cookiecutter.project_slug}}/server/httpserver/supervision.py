@@ -29,6 +29,7 @@ import faulthandler
 import mmap
 import os
 import re
+import shutil
 import signal
 import tempfile
 import time
@@ -59,8 +60,9 @@ def flight_path(master_pid: int, worker_pid: int) -> Path:
     return directory() / f"uai-flight-{master_pid}-{worker_pid}"
 
 
-#: The names `flight_path` and `load_claim_path` give; group 1 or 2 is the master's pid.
-_SERVER_FILE = re.compile(r"uai-flight-(\d+)-\d+|uai-load-failed-(\d+)")
+#: The names a server's master gives its files in `directory()`: `flight_path`,
+#: `load_claim_path` and `httpserver.multiprocess`'s metrics directory; one group is its pid.
+_SERVER_FILE = re.compile(r"uai-flight-(\d+)-\d+|uai-load-failed-(\d+)|uai-metrics-(\d+)")
 
 
 def load_claim_path(master_pid: int) -> Path:
@@ -163,13 +165,13 @@ def first_load_failure() -> bool:
 
 
 def install_master() -> None:
-    """In the master (gunicorn.conf.py): our reaping, and the stale files of this pid removed."""
+    """In the master (gunicorn.conf.py): our reaping, and the stale files of this pid removed
+    (those of dead masters go in `httpserver.multiprocess.prepare`, which runs first)."""
     from gunicorn.arbiter import Arbiter
 
     # gunicorn reads its conf again on SIGHUP: the running workers keep their records then.
     if getattr(Arbiter.reap_workers, "__module__", "") != __name__:
         remove_files(os.getpid())
-        remove_dead_masters()
         original_kill = Arbiter.kill_worker
 
         def kill_worker(arbiter, pid, sig):
@@ -193,10 +195,13 @@ def remove_dead_masters() -> None:
     """The files of servers whose master is gone (killed before it could remove them)."""
     for path in directory().glob("uai-*"):
         named = _SERVER_FILE.fullmatch(path.name)
-        master = named and (named.group(1) or named.group(2))
+        master = named and next(filter(None, named.groups()))
         if master and not Path(f"/proc/{master}").exists():
-            with contextlib.suppress(OSError):
-                path.unlink()
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def reap_workers(arbiter) -> None:
