@@ -127,7 +127,6 @@ class Batcher:
         self._arriving = 0
         self._stopping = False
         self._running: Running | None = None
-        self._running_size = 0
         self._item_seconds = 0.0  # moving average of execute's seconds per item
         self._admit_seconds = ADMIT_FRACTION * request_timeout_s
         # While the loop waits for company it sleeps on this held lock; the request side
@@ -237,7 +236,8 @@ class Batcher:
             return Stalled(now - running.started_at, self.execute_timeout)
         if queued >= self.queue_size:
             return ServerBusy()
-        if queued and (queued + self._running_size + 1) * self._item_seconds > self._admit_seconds:
+        in_execute = running.size if running is not None else 0
+        if queued and (queued + in_execute + 1) * self._item_seconds > self._admit_seconds:
             return Overloaded()
         return None
 
@@ -389,14 +389,13 @@ class Batcher:
             return
         size = len(batch)
         running = self._running = Running(size, started, tuple(batch))
-        self._running_size = size
         failed = True
         try:
             supervision.batch_started(batch)
             failed = self._call_execute(batch)
         finally:
             supervision.batch_ended()
-            self._running, self._running_size = None, 0
+            self._running = None
             if failed:  # also when something raised before every job had its answer: never 200 null
                 for job in batch:
                     job.error = job.error or ExecuteFailed()
@@ -419,9 +418,7 @@ class Batcher:
             log.exception(
                 "execute raised %s for a batch of %d requests; answering them 500", type(error).__name__, size
             )
-            for job in batch:
-                job.error = ExecuteFailed()
-            return True
+            return True  # `_run` answers every job without an error ExecuteFailed
         count = _length(results)
         if count != size:
             got = f"{count} results" if count is not None else f"a {type(results).__name__}"
