@@ -152,10 +152,11 @@ class BadResult(ServiceError):
     code, message = "bad_result", "the model's execute returned a result the server cannot send; see the log"
 
 
-def error_response(error: ServiceError, *, refusal: bool = True) -> HttpResponse:
-    """A short JSON error body with the error's status and headers; a `refusal` (a request the
-    server turned away, not a probe's answer) counts in the overload summary."""
-    body = json.dumps({"error": error.code, "message": error.message})
+def error_response(error: ServiceError, *, refusal: bool = True, **fields: str) -> HttpResponse:
+    """A short JSON error body (with `fields` after the error's own) with the error's status and
+    headers; a `refusal` (a request the server turned away, not a probe's answer) counts in the
+    overload summary."""
+    body = json.dumps({"error": error.code, "message": error.message, **fields})
     response = HttpResponse(body, status=error.status, content_type="application/json")
     for name, value in error.headers.items():
         response[name] = value

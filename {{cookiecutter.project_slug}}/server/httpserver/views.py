@@ -124,9 +124,7 @@ def _probe_error(current: runtime.Runtime | None, status: str) -> HttpResponse:
         error = ShuttingDown()
     else:
         error = NotReady()
-    response = error_response(error, refusal=False)  # a probe's answer: not in the overload summary
-    response.content = json.dumps({"error": error.code, "message": error.message, "status": status})
-    return response
+    return error_response(error, refusal=False, status=status)  # a probe's: not in the overload summary
 
 
 @endpoint("GET")
