@@ -36,7 +36,7 @@ START, END = "<!-- bench:overload:start -->", "<!-- bench:overload:end -->"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 sys.path[:0] = [str(SERVER_ROOT.parent)]
 
-from uaipack.registry import free_port  # noqa: E402
+from uaipack.registry import free_port, stop_process  # noqa: E402
 
 from bench.markers import report  # noqa: E402
 
@@ -120,12 +120,7 @@ class Server:
         return float(found.group(1)) if found else 0.0
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        stop_process(self.process, grace_s=30)
         self.log.close()
 
 
