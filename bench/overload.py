@@ -38,7 +38,7 @@ sys.path[:0] = [str(SERVER_ROOT.parent)]
 
 from uaipack.registry import free_port, stop_process  # noqa: E402
 
-from bench.markers import report  # noqa: E402
+from bench.markers import quantile, report  # noqa: E402
 
 MODEL = """
 import os
@@ -68,10 +68,7 @@ class Level:
         return self.statuses.get(status, 0) / self.seconds
 
     def percentile(self, share: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+        return quantile(self.latencies, share) * 1000
 
 
 class Server:

@@ -34,6 +34,8 @@ sys.path[:0] = [str(REPO / "tests"), str(SERVER_ROOT.parent)]
 
 from uaipack.registry import free_port, stop_process  # noqa: E402
 
+from bench.markers import quantile  # noqa: E402
+
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 SENDERS = 32  # client threads of the open loop, each with its own keep-alive connection
 
@@ -171,11 +173,6 @@ class OpenLoop:
             self.latencies += latencies
             for status, count in statuses.items():
                 self.statuses[status] = self.statuses.get(status, 0) + count
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def soak(args) -> int:
