@@ -171,10 +171,7 @@ class ModelInput:
             try:
                 outputs = predict(np.stack([example.array for _, example in members]))
             except model_errors as error:
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
-                outputs = [
-                    refusal(f"the model cannot take an example of shape {list(shape)}: {reason}")
-                ] * len(members)
+                outputs = _rejected(shape, error, len(members))
             for (index, example), output in zip(members, outputs, strict=True):
                 answers[index] = (
                     output if isinstance(output, tuple) else self._answer(output, example.from_image)
@@ -194,6 +191,13 @@ class ModelInput:
 
 def _unreadable(error: Exception) -> str:
     return f"the body cannot be read as an example ({type(error).__name__})"
+
+
+def _rejected(shape: Sequence[int], error: BaseException, count: int) -> list[Any]:
+    """The 400s of a group of `count` examples of `shape` the model rejected with `error`,
+    naming the shape and the error's last line."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
+    return [refusal(f"the model cannot take an example of shape {list(shape)}: {reason}")] * count
 
 
 # -- Kept for projects baked before ModelInput (their stubs import these names) ----------------
@@ -263,9 +267,7 @@ def _answer_groups(
         try:
             outputs = predict([examples[index] for index in indexes])
         except model_errors as error:
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
-            outputs = [refusal(f"the model cannot take an example of shape {list(shape)}: {reason}")]
-            outputs *= len(indexes)
+            outputs = _rejected(shape, error, len(indexes))
         for index, output in zip(indexes, outputs, strict=True):
             answers[index] = output
     return answers
