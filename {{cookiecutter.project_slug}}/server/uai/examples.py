@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from uai import frameworks
-from uai.images import FORMATS, ImageInput, NotAnImage, image_format
+from uai.images import FORMATS, ImageInput, NotAnImage, image_format, known_shape
 
 if TYPE_CHECKING:
     import numpy as np
@@ -118,11 +118,7 @@ class ModelInput:
             image = "set input_shape in the conf section to take images"
         else:
             image = ImageInput.for_shape(fit_to, conf, decoder)
-        known = (
-            None
-            if shape is None
-            else tuple(None if dim is None or int(dim) < 1 else int(dim) for dim in shape)
-        )
+        known = None if shape is None else known_shape(shape)
         return cls(known, dtype, image, str(conf.get("image_answer") or "class"))
 
     def read(self, request: Any) -> Example:
