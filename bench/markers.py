@@ -1,8 +1,16 @@
-"""Figures into the docs: replace the text between two HTML-comment markers of a file, nothing else."""
+"""Figures into the docs: the nearest-rank quantile the benchmarks report, and the text between two
+HTML-comment markers of a file replaced, nothing else."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+
+
+def quantile(values: Iterable[float], share: float) -> float:
+    """The nearest-rank quantile `share` (0.5, 0.99) of `values`; NaN when there are none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def write_between(path: Path, start: str, end: str, text: str) -> None:

@@ -36,9 +36,9 @@ START, END = "<!-- bench:overload:start -->", "<!-- bench:overload:end -->"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 sys.path[:0] = [str(SERVER_ROOT.parent)]
 
-from uaipack.registry import free_port  # noqa: E402
+from uaipack.registry import free_port, stop_process  # noqa: E402
 
-from bench.markers import report  # noqa: E402
+from bench.markers import quantile, report  # noqa: E402
 
 MODEL = """
 import os
@@ -68,10 +68,7 @@ class Level:
         return self.statuses.get(status, 0) / self.seconds
 
     def percentile(self, share: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+        return quantile(self.latencies, share) * 1000
 
 
 class Server:
@@ -120,12 +117,7 @@ class Server:
         return float(found.group(1)) if found else 0.0
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        stop_process(self.process, grace_s=30)
         self.log.close()
 
 

@@ -41,7 +41,7 @@ sys.path[:0] = [str(SERVER_ROOT.parent), str(SERVER_ROOT), str(MODELS)]
 
 from uaipack.registry import free_port, stop_process  # noqa: E402
 
-from bench.markers import write_between  # noqa: E402
+from bench.markers import quantile, write_between  # noqa: E402
 
 START, END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
 CONCURRENCIES = (1, 8, 32)
@@ -288,11 +288,10 @@ def python_load(port: int, body: bytes, concurrency: int, seconds: float) -> tup
     for thread in threads:
         thread.join(seconds + 30)
     elapsed = time.monotonic() - started
-    latencies.sort()
     if not latencies:
         return 0.0, 0.0, 0.0, errors[0]
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return len(latencies) / elapsed, pick(0.50), pick(0.99), errors[0]
+    p50, p99 = (quantile(latencies, share) * 1000 for share in (0.50, 0.99))
+    return len(latencies) / elapsed, p50, p99, errors[0]
 
 
 def _keep_alive_client(port: int, body: bytes, deadline: float) -> tuple[list[float], int]:

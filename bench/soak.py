@@ -32,7 +32,9 @@ TEMPLATE = REPO / "{{cookiecutter.project_slug}}"
 SERVER_ROOT = TEMPLATE / "server"
 sys.path[:0] = [str(REPO / "tests"), str(SERVER_ROOT.parent)]
 
-from uaipack.registry import free_port  # noqa: E402
+from uaipack.registry import free_port, stop_process  # noqa: E402
+
+from bench.markers import quantile  # noqa: E402
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 SENDERS = 32  # client threads of the open loop, each with its own keep-alive connection
@@ -173,11 +175,6 @@ class OpenLoop:
                 self.statuses[status] = self.statuses.get(status, 0) + count
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def soak(args) -> int:
     """Start, measure capacity, hold the load, print the figures; 0 when nothing failed."""
     with tempfile.TemporaryDirectory(prefix="uai-soak-") as folder:
@@ -200,8 +197,7 @@ def soak(args) -> int:
                     show_figures("minute", process_figures(server.pid))
             show_figures("end", process_figures(server.pid))
         finally:
-            server.terminate()
-            server.wait(30)
+            stop_process(server, grace_s=30)
         errors = [line for line in log.read_text(errors="replace").splitlines() if "[ERROR]" in line]
     return report(load, errors)
 

@@ -41,6 +41,7 @@ from uaipack.baseimage import ensure_base_image  # noqa: E402
 from uaipack.registry import LocalRegistry, free_port  # noqa: E402
 
 from bench import haproxy  # noqa: E402
+from bench.markers import write_between  # noqa: E402
 
 DEPLOY_MD = ROOT / "DEPLOY.md"
 MARKERS = ("<!-- swarm-figures:start -->", "<!-- swarm-figures:end -->")
@@ -436,11 +437,8 @@ def table(figures: list[Figures], total: Window) -> str:
 
 
 def write(text: str) -> None:
-    """Replace the figures between DEPLOY.md's markers (devtools.generate's marker rule)."""
-    from devtools.generate import Output
-
-    output = Output(DEPLOY_MD, lambda: text, *MARKERS)
-    DEPLOY_MD.write_text(output.wanted(), encoding="utf-8")
+    """Replace the figures between DEPLOY.md's markers, nothing else."""
+    write_between(DEPLOY_MD, *MARKERS, text.rstrip("\n"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from uai import frameworks
-from uai.images import FORMATS, ImageInput, NotAnImage, image_format
+from uai.images import FORMATS, ImageInput, NotAnImage, image_format, known_shape
 
 if TYPE_CHECKING:
     import numpy as np
@@ -118,11 +118,7 @@ class ModelInput:
             image = "set input_shape in the conf section to take images"
         else:
             image = ImageInput.for_shape(fit_to, conf, decoder)
-        known = (
-            None
-            if shape is None
-            else tuple(None if dim is None or int(dim) < 1 else int(dim) for dim in shape)
-        )
+        known = None if shape is None else known_shape(shape)
         return cls(known, dtype, image, str(conf.get("image_answer") or "class"))
 
     def read(self, request: Any) -> Example:
@@ -171,10 +167,7 @@ class ModelInput:
             try:
                 outputs = predict(np.stack([example.array for _, example in members]))
             except model_errors as error:
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
-                outputs = [
-                    refusal(f"the model cannot take an example of shape {list(shape)}: {reason}")
-                ] * len(members)
+                outputs = _rejected(shape, error, len(members))
             for (index, example), output in zip(members, outputs, strict=True):
                 answers[index] = (
                     output if isinstance(output, tuple) else self._answer(output, example.from_image)
@@ -194,6 +187,13 @@ class ModelInput:
 
 def _unreadable(error: Exception) -> str:
     return f"the body cannot be read as an example ({type(error).__name__})"
+
+
+def _rejected(shape: Sequence[int], error: BaseException, count: int) -> list[Any]:
+    """The 400s of a group of `count` examples of `shape` the model rejected with `error`,
+    naming the shape and the error's last line."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
+    return [refusal(f"the model cannot take an example of shape {list(shape)}: {reason}")] * count
 
 
 # -- Kept for projects baked before ModelInput (their stubs import these names) ----------------
@@ -263,9 +263,7 @@ def _answer_groups(
         try:
             outputs = predict([examples[index] for index in indexes])
         except model_errors as error:
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
-            outputs = [refusal(f"the model cannot take an example of shape {list(shape)}: {reason}")]
-            outputs *= len(indexes)
+            outputs = _rejected(shape, error, len(indexes))
         for index, output in zip(indexes, outputs, strict=True):
             answers[index] = output
     return answers

@@ -72,7 +72,7 @@ class ImageInput:
     ) -> ImageInput | str:
         """The fit for a model whose one example has `shape` (no batch dimension), with the conf
         keys `conf` gives; or, when such an input takes no image, a sentence saying why."""
-        shape = tuple(None if dim is None or int(dim) < 1 else int(dim) for dim in shape)
+        shape = known_shape(shape)
         geometry = _geometry(shape, str(conf.get("input_layout") or "NCHW"))
         if isinstance(geometry, str):
             return geometry
@@ -112,6 +112,11 @@ class ImageInput:
     def size_for(self, height: int, width: int) -> tuple[int, int]:
         """The (height, width) an image of this size is resized to."""
         return self.height or height, self.width or width
+
+
+def known_shape(shape: Sequence[int | None]) -> tuple[int | None, ...]:
+    """`shape` as ints, an unknown dimension (None, 0, -1: any size) as None."""
+    return tuple(None if dim is None or int(dim) < 1 else int(dim) for dim in shape)
 
 
 def _geometry(shape: tuple[int | None, ...], preferred: str) -> tuple[str, int | None, int | None, int] | str:
