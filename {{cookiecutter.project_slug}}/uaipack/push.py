@@ -74,15 +74,23 @@ def read_password(password_stdin: bool, stdin: IO[str]) -> str | None:
 UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "network is unreachable")
 
 
-def login(registry: str, username: str | None, password: str | None) -> None:
-    """Log the SDK client in; without a password, rely on the credentials Docker stores."""
+def uses_stored_credentials(registry: str, username: str | None, password: str | None) -> bool:
+    """True (and said) without a password: Docker's stored credentials serve. A password without a
+    user name is a UserError. The one rule of `push` (SDK login) and the Swarm tasks (CLI login)."""
     if password is None:
         say(f"no {PASSWORD_ENV} and no --password-stdin: using the credentials Docker stores for {registry}")
-        return
+        return True
     if not username:
         raise UserError(
             f"a password was given but no user name; set uai.username in invoke.yaml or {USERNAME_ENV}."
         )
+    return False
+
+
+def login(registry: str, username: str | None, password: str | None) -> None:
+    """Log the SDK client in; without a password, rely on the credentials Docker stores."""
+    if uses_stored_credentials(registry, username, password):
+        return
     try:
         engine.client().login(username=username, password=password, registry=registry, reauth=True)
     except docker.errors.APIError as exc:
