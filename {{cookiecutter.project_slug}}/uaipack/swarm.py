@@ -98,7 +98,7 @@ def deploy_stack(stack: str, stack_file: Path, env: dict[str, str]) -> None:
 
 def update_image(service: str, image: str, env: dict[str, str], replicas: int | None = None) -> None:
     extra = ["--replicas", str(replicas)] if replicas is not None else []
-    say(f"docker service update --image {image} {' '.join(extra)} {service}".replace("  ", " "))
+    say(" ".join(["docker service update --image", image, *extra, service]))
     docker_cli(
         "service", "update", "--with-registry-auth", "--detach", "--image", image, *extra, service, env=env
     )
