@@ -18,7 +18,7 @@ import requests
 
 from uaipack import UserError, engine
 from uaipack.progress import LayerBars, human_bytes, say
-from uaipack.settings import split_reference
+from uaipack.settings import Settings, split_reference
 
 PASSWORD_ENV = "UHUB_PASSWORD"
 USERNAME_ENV = "UHUB_USERNAME"
@@ -68,6 +68,11 @@ def read_password(password_stdin: bool, stdin: IO[str]) -> str | None:
             )
         return password
     return os.environ.get(PASSWORD_ENV) or None
+
+
+def user_name(settings: Settings) -> str | None:
+    """The registry user: uai.username (or the task's --username), else UHUB_USERNAME."""
+    return settings.username or os.environ.get(USERNAME_ENV)
 
 
 # How the engine words a registry it could not talk to at all (not a refused login).
