@@ -51,30 +51,14 @@ def _entries() -> tuple[BaseImage, ...]:
             if framework.packages
             else "pure Python; add your own packages"
         )
-        entries.append(
-            BaseImage(
-                framework.ai_arch_v,
-                framework.name,
-                framework.version,
-                "cpu",
-                LOCAL_BASE_IMAGE,
-                framework.packages,
-                note,
-            )
-        )
+        variants = [("cpu", LOCAL_BASE_IMAGE, framework.packages, note)]
         if framework.gpu is not None:
             gpu = framework.gpu
-            entries.append(
-                BaseImage(
-                    framework.ai_arch_v,
-                    framework.name,
-                    framework.version,
-                    "gpu",
-                    gpu.base_image,
-                    gpu.packages,
-                    gpu.note,
-                )
-            )
+            variants.append(("gpu", gpu.base_image, gpu.packages, gpu.note))
+        entries += [
+            BaseImage(framework.ai_arch_v, framework.name, framework.version, *variant)
+            for variant in variants
+        ]
     return tuple(entries)
 
 

@@ -9,7 +9,6 @@ readable line, and the push ends with UAI's success line.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import IO
 
@@ -18,7 +17,7 @@ from uaipack.build import BuiltImage, build_image
 from uaipack.conf import ensure_conf, load_conf
 from uaipack.deployment import record_push
 from uaipack.progress import human_bytes, say
-from uaipack.push import REFUSED_PASSWORD_FLAG, USERNAME_ENV, Pushed, login, push_image, read_password
+from uaipack.push import REFUSED_PASSWORD_FLAG, Pushed, login, push_image, read_password, user_name
 from uaipack.samples import find_samples
 from uaipack.settings import Project, Settings
 from uaipack.smoke import SmokeReport, smoke_test
@@ -54,7 +53,7 @@ def push_step(settings: Settings, stdin: IO[str] = sys.stdin, project: Project |
     with `project`, record the digest there, so that `invoke manifests` names the image by it."""
     password = read_password(settings.password_stdin, stdin)
     registry = settings.registry_host()
-    login(registry, settings.username or os.environ.get(USERNAME_ENV), password)
+    login(registry, user_name(settings), password)
     pushed = push_image(settings.image_reference(), attempts=settings.push_attempts, password=password)
     say(
         f"pushed {pushed.reference}: digest {pushed.digest}, {pushed.layers_pushed} layer(s) sent "

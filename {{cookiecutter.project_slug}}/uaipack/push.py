@@ -18,7 +18,7 @@ import requests
 
 from uaipack import UserError, engine
 from uaipack.progress import LayerBars, human_bytes, say
-from uaipack.settings import split_reference
+from uaipack.settings import Settings, split_reference
 
 PASSWORD_ENV = "UHUB_PASSWORD"
 USERNAME_ENV = "UHUB_USERNAME"
@@ -70,19 +70,32 @@ def read_password(password_stdin: bool, stdin: IO[str]) -> str | None:
     return os.environ.get(PASSWORD_ENV) or None
 
 
+def user_name(settings: Settings) -> str | None:
+    """The registry user: uai.username (or the task's --username), else UHUB_USERNAME."""
+    return settings.username or os.environ.get(USERNAME_ENV)
+
+
 # How the engine words a registry it could not talk to at all (not a refused login).
 UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "network is unreachable")
 
 
-def login(registry: str, username: str | None, password: str | None) -> None:
-    """Log the SDK client in; without a password, rely on the credentials Docker stores."""
+def uses_stored_credentials(registry: str, username: str | None, password: str | None) -> bool:
+    """True (and said) without a password: Docker's stored credentials serve. A password without a
+    user name is a UserError. The one rule of `push` (SDK login) and the Swarm tasks (CLI login)."""
     if password is None:
         say(f"no {PASSWORD_ENV} and no --password-stdin: using the credentials Docker stores for {registry}")
-        return
+        return True
     if not username:
         raise UserError(
             f"a password was given but no user name; set uai.username in invoke.yaml or {USERNAME_ENV}."
         )
+    return False
+
+
+def login(registry: str, username: str | None, password: str | None) -> None:
+    """Log the SDK client in; without a password, rely on the credentials Docker stores."""
+    if uses_stored_credentials(registry, username, password):
+        return
     try:
         engine.client().login(username=username, password=password, registry=registry, reauth=True)
     except docker.errors.APIError as exc:

@@ -8,14 +8,13 @@ The stack is named after the deployment (`uai.deploy.name`); its services are
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import IO
 
 from uaipack import UserError, swarm
 from uaipack.deployment import Deployment, deployment, swarm_monitor_s
 from uaipack.progress import say
-from uaipack.push import USERNAME_ENV, read_password
+from uaipack.push import read_password, user_name
 from uaipack.settings import Project, Settings
 
 SLACK_S = 60  # pulling the image and starting the container, on top of the model's startup
@@ -38,8 +37,7 @@ class Stack:
         (--password-stdin, else UHUB_PASSWORD); else the credentials Docker stores."""
         password = read_password(self.settings.password_stdin, stdin)
         registry = self.deployment.image.split("/", 1)[0]
-        user = self.settings.username or os.environ.get(USERNAME_ENV)
-        return swarm.registry_login(registry, user, password)
+        return swarm.registry_login(registry, user_name(self.settings), password)
 
     def timeout_s(self, tasks_one_by_one: int = 1) -> float:
         """How long a change may take: the model's startup and the monitor window, per task in turn."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import docker
 
-from uaipack import UserError, engine
+from uaipack import UserError, engine, push
 from uaipack.progress import console, say, show_table
 
 SERVICES = ("model", "canary")  # the services of stack.yml: `<stack>_model`, `<stack>_canary`
@@ -78,12 +78,9 @@ def docker_cli(*arguments: str, env: dict[str, str] | None = None, stdin: str | 
 def registry_login(registry: str, username: str | None, password: str | None) -> Iterator[dict[str, str]]:
     """The environment for the CLI: with a password, a throwaway Docker config logged in to
     `registry` (the password goes through stdin); without one, the user's own config."""
-    if password is None:
-        say(f"using the credentials Docker stores for {registry} (no UHUB_PASSWORD, no --password-stdin)")
+    if push.uses_stored_credentials(registry, username, password):
         yield dict(os.environ)
         return
-    if not username:
-        raise UserError("a password was given but no user name; set uai.username or UHUB_USERNAME.")
     with tempfile.TemporaryDirectory(prefix="uaipack-docker-config-") as config:
         env = {**os.environ, "DOCKER_CONFIG": config}
         docker_cli("login", "--username", username, "--password-stdin", registry, env=env, stdin=password)
@@ -101,7 +98,7 @@ def deploy_stack(stack: str, stack_file: Path, env: dict[str, str]) -> None:
 
 def update_image(service: str, image: str, env: dict[str, str], replicas: int | None = None) -> None:
     extra = ["--replicas", str(replicas)] if replicas is not None else []
-    say(f"docker service update --image {image} {' '.join(extra)} {service}".replace("  ", " "))
+    say(" ".join(["docker service update --image", image, *extra, service]))
     docker_cli(
         "service", "update", "--with-registry-auth", "--detach", "--image", image, *extra, service, env=env
     )

@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import docker
+from packaging.utils import canonicalize_name
 
 from uaipack import UserError, engine
 
@@ -98,13 +98,8 @@ class BasePython:
 
     def get(self, name: str) -> Distribution | None:
         """The distribution of that (any-case, -_. insensitive) name, or None."""
-        wanted = canonical_name(name)
-        return next((dist for dist in self.distributions if canonical_name(dist.name) == wanted), None)
-
-
-def canonical_name(name: str) -> str:
-    """A distribution name as PyPI compares them (PEP 503): lower case, runs of -_. as one dash."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+        wanted = canonicalize_name(name)
+        return next((dist for dist in self.distributions if canonicalize_name(dist.name) == wanted), None)
 
 
 def cache_dir() -> Path:
