@@ -4,8 +4,9 @@ Starts the server as the image does (gunicorn on 127.0.0.1, the echo model, 1 Mi
 2 s timeouts so that a run takes about a minute) and tries each attack with raw sockets:
 oversized and endless heads, slowloris, silent connections, stalled bodies, more connections
 than the limit, oversized bodies from clients that send before they read, Upgrade requests
-with a body, malformed requests. Prints what happened (and, with `--base`, what happened to
-another checkout's server, e.g. main before the change) and the worker's memory growth.
+with a body, malformed requests, clients that never read their answers. Prints what happened
+(and, with `--base`, what happened to another checkout's server, e.g. main before the
+change) and the worker's memory growth.
 With `--write` the table goes into RELIABILITY.md between the `bench:hostile` markers.
 Every client is bounded in time (`PATIENCE_S`) and sends only to 127.0.0.1.
 """
@@ -13,6 +14,7 @@ Every client is bounded in time (`PATIENCE_S`) and sends only to 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import re
 import resource
@@ -37,6 +39,7 @@ KNOBS = {
     "header_timeout_s": "2",
     "body_timeout_s": "2",
     "keepalive_timeout_s": "2",
+    "send_timeout_s": "2",
     "max_connections": "200",
 }
 
@@ -215,6 +218,46 @@ def upgrade_with_body(target: Target) -> str:
     return f"{first_line(received)}, {delivered}, after {time.monotonic() - started:.1f} s"
 
 
+def slow_readers(target: Target, clients: int = 100, pipelined: int = 8) -> str:
+    """`clients` connections that each send `pipelined` requests of 1 MiB (echoed back) and
+    never read (a slow-read attack: a small receive buffer): the worker's memory, and how many
+    of the connections it still holds 2 s past `send_timeout_s`."""
+    before = target.rss_mib()
+    body = b"[" + b"1," * (512 * 1024 - 2) + b"1]"  # just under the 1 MiB limit
+    request = b"POST /service HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    sockets = []
+
+    def attack() -> None:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(2)
+        sock.connect(("127.0.0.1", target.port))
+        sockets.append(sock)
+        with contextlib.suppress(OSError):  # the server stops reading once its answers back up
+            sock.sendall(request * pipelined)
+
+    threads = [threading.Thread(target=attack) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    grown = target.rss_mib() - before
+    time.sleep(float(KNOBS["send_timeout_s"]) + 2)
+    held, left = established(target.port), target.rss_mib() - before
+    for sock in sockets:
+        sock.close()
+    return (
+        f"worker memory +{grown:.0f} MiB; 4 s later {held} of {clients} connections still held, "
+        f"memory +{left:.0f} MiB"
+    )
+
+
+def established(port: int) -> int:
+    """Established TCP connections whose local port is `port` (the server's side)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows if row.split()[1].endswith(f":{port:04X}") and row.split()[3] == "01")
+
+
 def malformed(target: Target, count: int = 100) -> str:
     time.sleep(0.3)  # the access lines of the attack before are written (every 50 ms)
     lines_before = target.log().count("\n")
@@ -244,6 +287,7 @@ ATTACKS: list[tuple[str, Callable[[Target], str]]] = [
     ("an 8 MiB body over a 1 MiB limit, sent before reading", oversized_body),
     ("POST with `Upgrade: h2c` and a body", upgrade_with_body),
     ("100 malformed requests", malformed),
+    ("100 clients pipelining 8 requests of 1 MiB and never reading the answers", slow_readers),
 ]
 
 

@@ -220,3 +220,28 @@ def test_a_request_still_arriving_past_the_grace_period_gets_503_and_one_line(tm
     log = server.log()
     assert "Traceback" not in log and "Exception in ASGI application" not in log
     assert "1 requests still running past the grace period, answered 503" in log
+
+
+def test_a_worker_stalled_among_two_is_restarted_by_the_master_with_its_stack_written(tmp_path, gunicorn):
+    """With two workers a probe reaches either one, so it cannot restart the stuck one: the
+    stuck worker withholds its heartbeat and gunicorn's master (its timeout, 4 s here)
+    aborts it; faulthandler writes where execute hung, and a new worker takes its place."""
+    conf_file = write_project(tmp_path, FAULTY_MODULE, conf(execute_timeout_s=1, request_timeout_s=2))
+    server = gunicorn(conf_file, UAI_WORKERS="2", GUNICORN_CMD_ARGS="--timeout 4")
+    server.wait_until(lambda: len(re.findall(r"model ready: ", server.log())) == 2, what="two workers ready")
+    hung = in_thread(post, server, "hang:60")
+    died = server.wait_until(
+        lambda: re.search(r"worker (\d+) died: (.*)$", server.log(), re.M), timeout=20, what="the restart"
+    )
+    assert died.group(2).startswith("killed by the master (SIGABRT: past gunicorn's timeout")
+    assert "while running a batch of 1 request started" in died.group(2)
+    hung["thread"].join(10)
+    assert hung["answer"].status_code == 504  # at request_timeout_s, long before the restart
+    log = server.log()
+    assert len(re.findall(r"heartbeat withheld: the master restarts this worker within 4 s", log)) == 1
+    assert re.search(r'File ".*faulty_model\.py", line \d+ in execute', log), log  # faulthandler's stack
+    server.wait_until(lambda: len(re.findall(r"model ready: ", server.log())) == 3, what="a new worker")
+    for _ in range(10):  # both workers answer, whichever the kernel hands the connection to
+        assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
+        assert post(server, "after").text == "ok:after"
+    assert server.process.poll() is None

@@ -33,7 +33,7 @@ class Echo(AiUcloudModel):
         pass
 
     def execute(self, data, batch_size):
-        return [item.body for item in data]
+        return [b"x" * int(item.body[4:]) if item.body.startswith(b"big:") else item.body for item in data]
 """
 ECHO_CONF = {"http_server": {"exec": {"main_class": "Echo", "main_file": "echo_model"}}}
 SHORT = "0.5"  # seconds, for every timeout of the first server
@@ -60,6 +60,7 @@ def server(tmp_path_factory):
         UAI_HEADER_TIMEOUT_S=SHORT,
         UAI_BODY_TIMEOUT_S=SHORT,
         UAI_KEEPALIVE_TIMEOUT_S=SHORT,
+        UAI_SEND_TIMEOUT_S="1",
         UAI_MAX_BODY_BYTES=str(1024 * 1024),
     )
     yield running
@@ -165,6 +166,64 @@ def test_a_body_that_stalls_gets_408_after_body_timeout(server):
     assert status_of(answer) == 408 and b"server.body_timeout_s" in answer
     assert 0.4 < time.monotonic() - started < 3
     assert requests.post(server.url + "/service", data=b"next", timeout=5).content == b"next"
+
+
+def ask_big(server: Gunicorn, size: int, receive_buffer: int | None = None, count: int = 1) -> socket.socket:
+    """A connection that has asked the echo model for `count` answers of `size` bytes (pipelined)."""
+    sock = socket.socket()
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", server.port))
+    body = f"big:{size}".encode()
+    head = b"POST /service HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
+    sock.sendall((head + body) * count)
+    return sock
+
+
+def test_an_answer_the_client_never_reads_is_cut_off_after_send_timeout(server):
+    """A slow-read client: before, its 64 MiB answer stayed in the worker's memory (and held a
+    stopping worker's drain) for as long as the client kept the connection open. Its second
+    and third requests, pipelined, are dropped with it (uvicorn let the second one write to the
+    closed connection: a traceback in the log)."""
+    before = metric(server, "uai_http_refused_total", reason="send_timeout")
+    started = time.monotonic()
+    sock = ask_big(server, 64 * 1024 * 1024, receive_buffer=4096, count=3)
+    server.wait_until(
+        lambda: metric(server, "uai_http_refused_total", reason="send_timeout") == before + 1,
+        timeout=10,
+        what="the send timeout",
+    )
+    assert time.monotonic() - started > 0.9  # not before server.send_timeout_s (1 s here)
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(1 << 20):
+            received += chunk
+    sock.close()
+    assert status_of(received) == 200 and len(received) < 32 * 1024 * 1024  # cut off, the rest dropped
+    cut = r"closed the connection of 127\.0\.0\.1:\d+: it read nothing of its answer for 1 s"
+    assert re.search(cut, server.log())
+    assert requests.post(server.url + "/service", data=b"next", timeout=5).content == b"next"
+    assert "Exception in ASGI application" not in server.log()
+
+
+def test_a_client_that_reads_slowly_but_on_gets_its_whole_answer_past_send_timeout(server):
+    size = 16 * 1024 * 1024
+    sock = ask_big(server, size)
+    started, received = time.monotonic(), b""
+    while len(received) < size:  # 1 MiB, then a pause: 16 pauses, about 6 s in all
+        chunk = b""
+        while len(chunk) < 1 << 20 and (part := sock.recv(1 << 20)):
+            chunk += part
+        if not chunk:
+            break
+        received += chunk
+        time.sleep(0.4)
+        if b"\r\n\r\n" in received and len(received.partition(b"\r\n\r\n")[2]) >= size:
+            break
+    sock.close()
+    assert time.monotonic() - started > 3  # well past server.send_timeout_s, 1 s here
+    assert status_of(received) == 200 and len(received.partition(b"\r\n\r\n")[2]) == size
 
 
 @pytest.mark.parametrize("client", ["urllib", "http.client, Connection: close", "chunked"])

@@ -59,8 +59,8 @@ class ServerSettings:
         0.0,
         minimum=0,
         help="longest one `execute` call may run; past it the process is stalled: /readyz and /healthz "
-        "answer 503 (so an orchestrator restarts it) and new requests 503, until it returns; "
-        "0 = request_timeout_s",
+        "answer 503 (so an orchestrator restarts it) and new requests 503 until it returns, and "
+        "gunicorn's master restarts the worker past its timeout; 0 = request_timeout_s",
     )
     workers: int = knob(
         1,
@@ -85,6 +85,12 @@ class ServerSettings:
     )
     body_timeout_s: float = knob(
         15.0, above=0, help="longest pause while a request body arrives; longer get 408"
+    )
+    send_timeout_s: float = knob(
+        30.0,
+        above=0,
+        help="longest an answer may wait for its client to read any of it; past it the connection "
+        "is closed (a client that never reads holds no memory nor a worker's drain)",
     )
     keepalive_timeout_s: float = knob(
         5.0,

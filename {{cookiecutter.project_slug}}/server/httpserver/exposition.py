@@ -88,7 +88,8 @@ class ClientMetrics:
         )
         self.http_refused = Counter(
             "uai_http_refused",
-            "Requests and connections the HTTP layer refused (400, 408, 414, 431, 503), by reason.",
+            "Requests and connections the HTTP layer refused (400, 408, 414, 431, 503) or cut off "
+            "(send_timeout), by reason.",
             ["reason"],
             **kind,
         )

@@ -7,7 +7,9 @@ What uvicorn's protocol lacks, and this subclass adds (each a knob of `ServerSet
   `max_headers` fields; beyond, 414 (a long target) or 431, before the head is buffered whole.
 - Timeouts: a connection that sends nothing is closed after `keepalive_timeout_s` (as between
   requests); a head must arrive within `header_timeout_s` (slowloris), a body may pause at most
-  `body_timeout_s`; both answer 408.
+  `body_timeout_s`; both answer 408. An answer the client does not read (the transport's buffer
+  full and not shrinking) for `send_timeout_s` has its connection closed (a slow-read attack
+  held the answer in memory, and a stopping worker's drain, for ever).
 - A connection limit that answers: past `max_connections` a new connection is answered 503 with
   `Retry-After` and closed, instead of the process running out of file descriptors and the
   kernel resetting new clients.
@@ -142,6 +144,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         "lingering",
         "linger_until",
         "linger_bytes",
+        "send_timer",
+        "send_unsent",
+        "running_cycle",
     )
 
     def __init__(self, *args, **kwargs):
@@ -163,6 +168,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.lingering = False
         self.linger_until = 0.0
         self.linger_bytes = 0
+        self.send_timer = None  # armed while the transport's buffer is over its high-water mark
+        self.send_unsent = 0  # the buffer's size when last checked
+        self.running_cycle = None  # the cycle whose app runs (`self.cycle` is the last one parsed)
 
     # -- connection ------------------------------------------------------------------------
 
@@ -185,7 +193,54 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.cancel_timer()
+        if self.send_timer is not None:
+            self.send_timer.cancel()
+            self.send_timer = None
+        # uvicorn tells only the last cycle parsed: with pipelined requests the one answering
+        # went on writing to the closed transport (a traceback per connection) and the queued
+        # ones kept their bodies until a full garbage collection.
+        for cycle in (self.running_cycle, *(cycle for cycle, _ in self.pipeline)):
+            if cycle is not None and cycle is not self.cycle and not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+        self.pipeline.clear()
         super().connection_lost(exc)
+
+    def _start_asgi_task(self, cycle, app) -> None:
+        self.running_cycle = cycle
+        super()._start_asgi_task(cycle, app)
+
+    def pause_writing(self) -> None:
+        """The client reads slower than its answer is written: it must read on within
+        `send_timeout_s`, or its connection is closed (`check_send`)."""
+        super().pause_writing()
+        if self.send_timer is None:
+            self.send_unsent = self.transport.get_write_buffer_size()
+            self.send_timer = self.loop.call_later(self.settings.send_timeout_s, self.check_send)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.send_timer is not None:
+            self.send_timer.cancel()
+            self.send_timer = None
+
+    def check_send(self) -> None:
+        """`send_timeout_s` after a pause, or after the last progress: a client that has read
+        some of the answer since gets as long again; one that has read nothing is cut off."""
+        unsent = self.transport.get_write_buffer_size()
+        timeout = self.settings.send_timeout_s
+        if unsent < self.send_unsent:
+            self.send_unsent = unsent
+            self.send_timer = self.loop.call_later(timeout, self.check_send)
+            return
+        self.send_timer = None
+        metrics.observe_http_event("refused_send_timeout")
+        refusal_log.hit(
+            "send_timeout",
+            f"closed the connection of {self.peer}: it read nothing of its answer for {timeout:g} s "
+            f"({unsent} bytes unsent; server.send_timeout_s)",
+        )
+        self.transport.abort()  # drops the unsent bytes; uvicorn wakes the waiting send
 
     def data_received(self, data: bytes) -> None:
         if self.lingering:
@@ -305,6 +360,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.timer.cancel()
             self.timer = None
 
+    @property
+    def peer(self) -> str:
+        """`host:port` of the client, for the log."""
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+
     def refuse_malformed(self, error: httptools.HttpParserError) -> None:
         cause = error.__context__
         if isinstance(cause, Refused):
@@ -316,8 +376,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         """Answer `error` (unless an answer has begun), count and log it, then close lingering."""
         reason = reason or error.code
         metrics.observe_http_event(f"refused_{reason}")
-        peer = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-        refusal_log.hit(reason, f"answered {peer} {error.status} and closed the connection: {error.message}")
+        message = f"answered {self.peer} {error.status} and closed the connection: {error.message}"
+        refusal_log.hit(reason, message)
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True  # the view sees the client gone; its answer is dropped

@@ -57,6 +57,7 @@ class ServiceWorker(UvicornWorker):
         self.drain_s, self.config.timeout_graceful_shutdown = stop_budgets(self.cfg.graceful_timeout)
         self.settings = load_settings()
         self.config.timeout_keep_alive = self.settings.keepalive_timeout_s
+        self._heartbeat_withheld = False
 
     def init_signals(self) -> None:
         """uvicorn handles SIGTERM/SIGINT while it serves, then raises the signal again once it
@@ -65,6 +66,9 @@ class ServiceWorker(UvicornWorker):
         super().init_signals()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, _exit_cleanly)
+        # After the signals: uvicorn's reset puts SIGABRT (the master's timeout kill) back to
+        # its default, which would otherwise undo faulthandler's for that signal.
+        supervision.start_worker()  # faulthandler, and the flight record the master reads if we die
 
     def init_process(self) -> None:
         # `--reload`: gunicorn's reloader notes a file's time at its first scan, which runs
@@ -73,8 +77,27 @@ class ServiceWorker(UvicornWorker):
         watched = self.cfg.reload_extra_files if self.cfg.reload else []
         self._watched = {path: _mtime(path) for path in watched}
         self.config.http = guarded_protocol(self.settings, self.log)
-        supervision.start_worker()  # faulthandler, and the flight record the master reads if we die
         super().init_process()
+
+    async def callback_notify(self) -> None:
+        """The heartbeat to gunicorn's master, withheld while an execute is stalled (the
+        process is not alive): past gunicorn's `timeout` the master aborts the worker, and
+        faulthandler writes where every thread was, and starts a new one. With several
+        workers the probes reach any one of them, so this is what restarts the stuck one."""
+        from httpserver import runtime
+
+        current = runtime.installed()
+        if current is not None and not current.alive:
+            if not self._heartbeat_withheld:
+                self._heartbeat_withheld = True
+                log.error(
+                    "heartbeat withheld: the master restarts this worker within %g s unless the "
+                    "execute returns (gunicorn's timeout)",
+                    self.cfg.timeout,
+                )
+            return
+        self._heartbeat_withheld = False
+        self.notify()
 
     def load_wsgi(self) -> None:
         from httpserver.asgi import application
