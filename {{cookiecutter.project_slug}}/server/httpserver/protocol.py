@@ -7,9 +7,9 @@ What uvicorn's protocol lacks, and this subclass adds (each a knob of `ServerSet
   `max_headers` fields; beyond, 414 (a long target) or 431, before the head is buffered whole.
 - Timeouts: a connection that sends nothing is closed after `keepalive_timeout_s` (as between
   requests); a head must arrive within `header_timeout_s` (slowloris), a body may pause at most
-  `body_timeout_s`; both answer 408. An answer the client does not read (the transport's buffer
-  full and not shrinking) for `send_timeout_s` has its connection closed (a slow-read attack
-  held the answer in memory, and a stopping worker's drain, for ever).
+  `body_timeout_s`; both answer 408. An answer the client does not read (the transport's
+  buffer and the kernel's send queue not shrinking) for `send_timeout_s` has its connection
+  closed (a slow-read attack held the answer in memory, and a stopping worker's drain, for ever).
 - A connection limit that answers: past `max_connections` a new connection is answered 503 with
   `Retry-After` and closed, instead of the process running out of file descriptors and the
   kernel resetting new clients.
@@ -30,8 +30,12 @@ head or a body spans several reads.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import struct
+import termios
 import time
 from http import HTTPStatus
 
@@ -105,6 +109,18 @@ def raw_response(error: ServiceError) -> bytes:
     return "\r\n".join(lines).encode("latin-1") + body
 
 
+def unsent_bytes(transport) -> int:
+    """The bytes of its answers a client has not taken yet: the transport's buffer plus the
+    kernel's send queue (Linux's SIOCOUTQ). A client that reads drains the kernel's queue
+    first; the transport's buffer moves only once the kernel wants more, which can take
+    longer than `send_timeout_s` with megabytes in the socket buffers."""
+    size = transport.get_write_buffer_size()
+    sock = transport.get_extra_info("socket")
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        size += struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    return size
+
+
 class CycleTransport:
     """What a request cycle writes to: the connection's transport, except that `close` while
     the request body is still arriving becomes the protocol's lingering close."""
@@ -169,7 +185,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.linger_until = 0.0
         self.linger_bytes = 0
         self.send_timer = None  # armed while the transport's buffer is over its high-water mark
-        self.send_unsent = 0  # the buffer's size when last checked
+        self.send_unsent = 0  # `unsent_bytes` when last checked
         self.running_cycle = None  # the cycle whose app runs (`self.cycle` is the last one parsed)
 
     # -- connection ------------------------------------------------------------------------
@@ -215,7 +231,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         `send_timeout_s`, or its connection is closed (`check_send`)."""
         super().pause_writing()
         if self.send_timer is None:
-            self.send_unsent = self.transport.get_write_buffer_size()
+            self.send_unsent = unsent_bytes(self.transport)
             self.send_timer = self.loop.call_later(self.settings.send_timeout_s, self.check_send)
 
     def resume_writing(self) -> None:
@@ -227,7 +243,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def check_send(self) -> None:
         """`send_timeout_s` after a pause, or after the last progress: a client that has read
         some of the answer since gets as long again; one that has read nothing is cut off."""
-        unsent = self.transport.get_write_buffer_size()
+        unsent = unsent_bytes(self.transport)
         timeout = self.settings.send_timeout_s
         if unsent < self.send_unsent:
             self.send_unsent = unsent
