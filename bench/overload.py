@@ -22,7 +22,6 @@ import platform
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,12 +32,12 @@ REPO = Path(__file__).resolve().parents[1]
 SERVER_ROOT = REPO / "{{cookiecutter.project_slug}}" / "server"
 RELIABILITY_MD = REPO / "RELIABILITY.md"
 START, END = "<!-- bench:overload:start -->", "<!-- bench:overload:end -->"
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 sys.path[:0] = [str(SERVER_ROOT.parent)]
 
 from uaipack.registry import free_port, stop_process  # noqa: E402
 
 from bench.markers import quantile, report  # noqa: E402
+from bench.server import start_uaipack  # noqa: E402
 
 MODEL = """
 import os
@@ -81,22 +80,9 @@ class Server:
         conf.write_text(
             json.dumps({"http_server": {"exec": {"main_class": "SleepModel", "main_file": "sleep_model"}}})
         )
-        env = {
-            **os.environ,
-            "UAI_SERVICE_CONFIG": str(conf),
-            "UAI_CODE_DIR": str(workdir),
-            "PORT": str(self.port),
-            "BIND_HOST": "127.0.0.1",
-            "BENCH_PER_ITEM_S": str(per_item),
-            **{f"UAI_{key.upper()}": value for key, value in knobs.items()},
-        }
         self.log = (workdir / f"server-{self.port}.log").open("wb")
-        self.process = subprocess.Popen(
-            [str(GUNICORN), "-c", "gunicorn.conf.py", "httpserver.wsgi"],
-            cwd=root,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        self.process = start_uaipack(
+            conf, workdir, self.port, self.log, root, knobs, BENCH_PER_ITEM_S=str(per_item)
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_variable] = "1"  # before numpy is imported, here and in every server started
@@ -39,6 +40,7 @@ BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 # uaipack (the template's library), the server and the benchmark models, importable from here.
 sys.path[:0] = [str(SERVER_ROOT.parent), str(SERVER_ROOT), str(MODELS)]
 
+from httpserver.config import env_name  # noqa: E402
 from uaipack.registry import free_port, stop_process  # noqa: E402
 
 from bench.markers import quantile, write_between  # noqa: E402
@@ -130,21 +132,54 @@ def inprocess_items_per_second(model: str, per_call: int, seconds: float) -> flo
 # -- servers ------------------------------------------------------------------------------------
 
 
+def start_uaipack(
+    conf: Path,
+    code_dir: Path,
+    port: int,
+    log: IO[bytes],
+    server_root: Path = SERVER_ROOT,
+    knobs: dict[str, str] | None = None,
+    **env: str,
+) -> subprocess.Popen:
+    """Our server (this checkout's, or `server_root`) as the image starts it, on
+    127.0.0.1:`port`: `conf` and `code_dir` as UAI names them, `knobs` as `UAI_<KNOB>`
+    variables, `env` added; its output goes to `log`."""
+    environment = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "UAI_SERVICE_CONFIG": str(conf),
+        "UAI_CODE_DIR": str(code_dir),
+        "PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        **{env_name(key): value for key, value in (knobs or {}).items()},
+        **env,
+    }
+    return subprocess.Popen(
+        [str(GUNICORN), "-c", "gunicorn.conf.py", "httpserver.wsgi"],
+        cwd=server_root,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
 class Server:
     """A gunicorn process on 127.0.0.1, stopped on exit; its log goes to a temporary file."""
 
     def __init__(self, kind: str, model: str, workdir: Path, server_root: Path = SERVER_ROOT, **knobs: str):
         self.kind, self.port = kind, free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # BENCH_FIXED_MATMULS is set by run_all
-        if kind == "bare":
-            command, cwd, extra_env = self._bare_view(model, knobs)
-        else:
-            command, cwd, extra_env = self._uaipack(model, workdir, server_root, knobs)
         self.log_path = workdir / f"{kind}-{model}-{self.port}.log"
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            command, cwd=cwd, env={**env, **extra_env}, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        if kind == "bare":  # BENCH_FIXED_MATMULS (os.environ) is set by run_all
+            command, cwd, env = self._bare_view(model, knobs)
+            self.process = subprocess.Popen(
+                command, cwd=cwd, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
+            )
+        else:
+            conf = workdir / f"conf-{model}.json"
+            exec_section = {"main_class": MODEL_CLASSES[model], "main_file": "bench_models"}
+            conf.write_text(json.dumps({"http_server": {"exec": exec_section}}))
+            self.process = start_uaipack(conf, MODELS, self.port, self._log, server_root, knobs)
 
     def _bare_view(self, model: str, knobs: dict[str, str]) -> tuple[list[str], Path, dict[str, str]]:
         """The reference: a bare Django view under stock gunicorn (gthread unless told)."""
@@ -152,6 +187,7 @@ class Server:
             "BENCH_MODEL": f"bench_models.{MODEL_CLASSES[model]}",
             "DJANGO_SETTINGS_MODULE": "bare_site.settings",
             "PYTHONPATH": os.pathsep.join([str(SERVER_ROOT), str(MODELS), str(BENCH)]),
+            "PYTHONUNBUFFERED": "1",
         }
         command = [
             *(str(GUNICORN), "-k", knobs.get("worker_class", "gthread")),
@@ -159,23 +195,6 @@ class Server:
             *("-b", f"127.0.0.1:{self.port}", "--keep-alive", "5", "bare_site.wsgi"),
         ]
         return command, BENCH, env
-
-    def _uaipack(
-        self, model: str, workdir: Path, server_root: Path, knobs: dict[str, str]
-    ) -> tuple[list[str], Path, dict[str, str]]:
-        """Our server (this checkout's, or `server_root`) as the image starts it, its knobs as
-        UAI_<KEY> variables."""
-        conf = workdir / f"conf-{model}.json"
-        exec_section = {"main_class": MODEL_CLASSES[model], "main_file": "bench_models"}
-        conf.write_text(json.dumps({"http_server": {"exec": exec_section}}))
-        env = {
-            "UAI_SERVICE_CONFIG": str(conf),
-            "UAI_CODE_DIR": str(MODELS),
-            "PORT": str(self.port),
-            "BIND_HOST": "127.0.0.1",
-            **{f"UAI_{key.upper()}": value for key, value in knobs.items()},
-        }
-        return [str(GUNICORN), "-c", "gunicorn.conf.py", "httpserver.wsgi"], server_root, env
 
     def wait_ready(self, body: bytes, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

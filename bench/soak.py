@@ -35,8 +35,8 @@ sys.path[:0] = [str(REPO / "tests"), str(SERVER_ROOT.parent)]
 from uaipack.registry import free_port, stop_process  # noqa: E402
 
 from bench.markers import quantile  # noqa: E402
+from bench.server import start_uaipack  # noqa: E402
 
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 SENDERS = 32  # client threads of the open loop, each with its own keep-alive connection
 
 
@@ -60,20 +60,7 @@ def make_project(root: Path) -> tuple[Path, bytes]:
 
 
 def start_server(conf: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "UAI_SERVICE_CONFIG": str(conf),
-        "UAI_CODE_DIR": str(conf.parent / "code"),
-        "PORT": str(port),
-        "BIND_HOST": "127.0.0.1",
-    }
-    return subprocess.Popen(
-        [str(GUNICORN), "-c", "gunicorn.conf.py", "httpserver.wsgi"],
-        cwd=SERVER_ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    return start_uaipack(conf, conf.parent / "code", port, log.open("wb"))
 
 
 def wait_ready(port: int, body: bytes, server: subprocess.Popen, timeout: float = 60) -> None:

@@ -17,8 +17,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from uaipack import UserError
+from uaipack import UserError, server_module
 from uaipack.settings import Project, Settings, split_reference
+
+_env_name = server_module("httpserver.config").env_name  # the server's own `UAI_<KNOB>` rule
 
 CONTAINER_PORT = 8080  # the server's port in the image (gunicorn.conf.py: PORT, default 8080)
 READY_PATH = "/readyz"  # 200 once the model is loaded and the batching loop runs
@@ -186,7 +188,7 @@ class Deployment:
     @property
     def server_environment(self) -> dict[str, str]:
         """The server knobs as `UAI_<KNOB>` variables (they override the image's conf.json)."""
-        return {f"UAI_{name.upper()}": _env_value(value) for name, value in self.server.items()}
+        return {_env_name(name): _env_value(value) for name, value in self.server.items()}
 
     @property
     def swarm_limits(self) -> dict[str, str]:

@@ -128,7 +128,12 @@ class KnobSpec:
 
     @property
     def env_name(self) -> str:
-        return f"UAI_{self.name.upper()}"
+        return env_name(self.name)
+
+
+def env_name(knob: str) -> str:
+    """The environment variable that sets a knob at run time: `UAI_<KNOB>`."""
+    return f"UAI_{knob.upper()}"
 
 
 _TYPES = {"int": int, "float": float, "bool": bool}
