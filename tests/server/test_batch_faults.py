@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from httpserver.batching import Batcher, describe
+from httpserver.batching import Batcher
 from httpserver.errors import (
     BadResult,
     ExecuteFailed,
@@ -119,16 +119,15 @@ def test_an_execute_past_its_bound_makes_the_batcher_stalled_until_it_returns(ba
     assert any("execute returned after" in r.getMessage() for r in caplog.records)
 
 
-def test_running_describes_the_batch_in_execute_by_request_id_or_path(batcher_for, events):
+def test_running_describes_the_batch_in_execute_as_every_log_line_names_a_request(batcher_for, events):
     model = Gated()
     batcher = batcher_for(model, max_batch_size=1, max_latency_ms=0)
     assert batcher.running is None
     before = time.monotonic()
     job = hold(events, batcher, model, Item("x", "abc-123"))
     running = batcher.running
-    assert (running.size, running.requests) == (1, ["abc-123"])
+    assert (running.size, running.requests) == (1, ["id=abc-123"])
     assert before <= running.started_at <= time.monotonic()
-    assert describe(Item("y")) == "POST /service" and describe(b"raw") == "POST /service"
     model.gate.set()
     assert events.wait(batcher, job, 5) == "answer:x"
 

@@ -121,7 +121,9 @@ def test_a_hung_execute_makes_every_probe_say_so_until_it_returns(tmp_path, guni
     assert (
         len(
             re.findall(
-                r"execute stalled: it has run for [\d.]+ s on a batch of 1 requests \(POST /service\)", log
+                r"execute stalled: it has run for [\d.]+ s on a batch of 1 requests "
+                r"\(6 bytes no content type from 127\.0\.0\.1:\d+\)",  # hang:4
+                log,
             )
         )
         == 1

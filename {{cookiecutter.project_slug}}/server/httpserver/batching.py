@@ -83,13 +83,8 @@ class Running:
 
     @property
     def requests(self) -> list[str]:
-        """Each job in a few words: its X-Request-Id, else `POST /service`."""
-        return [describe(job.item) for job in self.jobs]
-
-
-def describe(item: object) -> str:
-    """A request as a log line names it: its X-Request-Id header, else `POST /service`."""
-    return getattr(item, "request_id", None) or "POST /service"  # any item: tests, embedding
+        """The first `supervision.DESCRIBED` jobs, as every log line names a request."""
+        return [supervision.describe_request(job.item) for job in self.jobs[: supervision.DESCRIBED]]
 
 
 def _held_lock() -> threading.Lock:
@@ -178,12 +173,12 @@ class Batcher:
             first, running.reported = not running.reported, True  # from now on, submit refuses
         if first:
             log.error(
-                "execute stalled: it has run for %.1f s on a batch of %d requests (%s), over "
+                "execute stalled: it has run for %.1f s on a batch of %d requests %s, over "
                 "server.execute_timeout_s = %g; this process reports not ready and not alive "
                 "until it returns",
                 elapsed,
                 running.size,
-                ", ".join(running.requests[:8]) + (", ..." if running.size > 8 else ""),
+                supervision.requests_text(running.requests, running.size),
                 self.execute_timeout,
             )
         return elapsed

@@ -106,16 +106,24 @@ def describe_batch(batch: list) -> str:
 
 
 def describe_request(item: object) -> str:
-    """`12 bytes application/json from 10.0.0.7:51234 id=abc`: what the client's logs know."""
+    """`12 bytes application/json from 10.0.0.7:51234 id=abc`: what the client's logs know (as
+    much of it as the item carries; its type's name when it carries none). The one way every
+    log line names a request of a batch."""
+    parts = []
     body = getattr(item, "body", None)
-    if not isinstance(body, bytes | bytearray):
-        return type(item).__name__
-    text = f"{len(body)} bytes {getattr(item, 'content_type', '') or 'no content type'}"
+    if isinstance(body, bytes | bytearray):
+        parts.append(f"{len(body)} bytes {getattr(item, 'content_type', '') or 'no content type'}")
     if getattr(item, "client", None):
-        text += f" from {item.client}"
+        parts.append(f"from {item.client}")
     if getattr(item, "request_id", None):
-        text += f" id={item.request_id}"
-    return text
+        parts.append(f"id={item.request_id}")
+    return " ".join(parts) or type(item).__name__
+
+
+def requests_text(described: list[str], count: int) -> str:
+    """`(a; b, and 3 more)`: the requests described, and how many were not."""
+    more = f", and {count - len(described)} more" if count > len(described) else ""
+    return f"({'; '.join(described)}{more})"
 
 
 # -- worker side ------------------------------------------------------------------------------
@@ -297,6 +305,5 @@ def batch_text(flight: str | None) -> str:
         count = int(size)
     except ValueError:
         return f"while running a batch ({flight[:200]!r})"
-    more = f", and {count - len(requests)} more" if count > len(requests) else ""
     noun = "request" if count == 1 else "requests"
-    return f"while running a batch of {count} {noun}{age} ({'; '.join(requests)}{more})"
+    return f"while running a batch of {count} {noun}{age} {requests_text(requests, count)}"
