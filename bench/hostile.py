@@ -252,10 +252,15 @@ def slow_readers(target: Target, clients: int = 100, pipelined: int = 8) -> str:
     )
 
 
+#: TCP states of a connection the server's kernel still holds with its data: established,
+#: FIN-WAIT-1 (closed with unsent bytes queued), CLOSE-WAIT, LAST-ACK, CLOSING.
+HELD_STATES = {"01", "04", "08", "09", "0B"}
+
+
 def established(port: int) -> int:
-    """Established TCP connections whose local port is `port` (the server's side)."""
-    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return sum(1 for row in rows if row.split()[1].endswith(f":{port:04X}") and row.split()[3] == "01")
+    """Connections on the server's side of `port` that its kernel still holds (HELD_STATES)."""
+    rows = [row.split() for row in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] in HELD_STATES)
 
 
 def malformed(target: Target, count: int = 100) -> str:

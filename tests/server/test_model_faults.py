@@ -4,11 +4,14 @@ or another BaseException. The probes (/readyz, /healthz, /initialized, /metrics)
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -36,6 +39,10 @@ class Faulty(AiUcloudModel):
         if body.startswith("hang:"):
             (Path(__file__).parent / "hanging").touch()  # the test waits for this
             time.sleep(float(body[5:]))
+        if body == "wait":  # until the test creates the file `release`
+            (Path(__file__).parent / "hanging").touch()
+            while not (Path(__file__).parent / "release").exists():
+                time.sleep(0.05)
         kinds = {"exit": SystemExit, "interrupt": KeyboardInterrupt, "base": Custom}
         if body in kinds:
             raise kinds[body]("from execute")
@@ -226,24 +233,70 @@ def test_a_request_still_arriving_past_the_grace_period_gets_503_and_one_line(tm
 
 def test_a_worker_stalled_among_two_is_restarted_by_the_master_with_its_stack_written(tmp_path, gunicorn):
     """With two workers a probe reaches either one, so it cannot restart the stuck one: the
-    stuck worker withholds its heartbeat and gunicorn's master (its timeout, 4 s here)
+    stuck worker withholds its heartbeat and gunicorn's master (its timeout, 8 s here)
     aborts it; faulthandler writes where execute hung, and a new worker takes its place."""
     conf_file = write_project(tmp_path, FAULTY_MODULE, conf(execute_timeout_s=1, request_timeout_s=2))
-    server = gunicorn(conf_file, UAI_WORKERS="2", GUNICORN_CMD_ARGS="--timeout 4")
+    server = gunicorn(conf_file, UAI_WORKERS="2", GUNICORN_CMD_ARGS="--timeout 8")
     server.wait_until(lambda: len(re.findall(r"model ready: ", server.log())) == 2, what="two workers ready")
     hung = in_thread(post, server, "hang:60")
-    died = server.wait_until(
-        lambda: re.search(r"worker (\d+) died: (.*)$", server.log(), re.M), timeout=20, what="the restart"
+    withheld = server.wait_until(
+        lambda: re.search(r"\[(\d+)\] \[ERROR\] httpserver.workers: heartbeat withheld", server.log()),
+        timeout=20,
+        what="the withheld heartbeat",
     )
-    assert died.group(2).startswith("killed by the master (SIGABRT: past gunicorn's timeout")
-    assert "while running a batch of 1 request started" in died.group(2)
+    died = server.wait_until(
+        lambda: re.search(rf"worker {withheld.group(1)} died: (.*)$", server.log(), re.M),
+        timeout=20,
+        what="the restart of the stuck worker",
+    )
+    assert died.group(1).startswith("killed by the master (SIGABRT: past gunicorn's timeout")
+    assert "while running a batch of 1 request started" in died.group(1)
     hung["thread"].join(10)
     assert hung["answer"].status_code == 504  # at request_timeout_s, long before the restart
     log = server.log()
-    assert len(re.findall(r"heartbeat withheld: the master restarts this worker within 4 s", log)) == 1
+    assert (
+        len(re.findall(r"heartbeat withheld \(stalled\): the master restarts this worker within 8 s", log))
+        == 1
+    )
+    assert len(re.findall(r"died:", log)) == 1
     assert re.search(r'File ".*faulty_model\.py", line \d+ in execute', log), log  # faulthandler's stack
     server.wait_until(lambda: len(re.findall(r"model ready: ", server.log())) == 3, what="a new worker")
     for _ in range(10):  # both workers answer, whichever the kernel hands the connection to
         assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
         assert post(server, "after").text == "ok:after"
     assert server.process.poll() is None
+
+
+def last_heartbeat(server) -> float:
+    """When the worker last beat: the mtime of its gunicorn heartbeat file (an unlinked file
+    in /dev/shm that gunicorn stamps with `time.monotonic()`)."""
+    pid = server.process.pid
+    (worker,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for fd in Path(f"/proc/{worker}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if "wgunicorn-" in os.readlink(fd):
+                return fd.stat().st_mtime
+    raise AssertionError(f"no heartbeat file in worker {worker}")
+
+
+def test_a_worker_whose_execute_returns_after_its_heartbeat_was_withheld_beats_again_at_once(
+    tmp_path, gunicorn
+):
+    """uvicorn beats every half of gunicorn's timeout: a beat withheld once came back only one
+    half later, at the master's deadline, so a worker that had recovered was killed or not by
+    a race. The withheld beat is asked for again every second."""
+    conf_file = write_project(tmp_path, FAULTY_MODULE, conf(execute_timeout_s=1, request_timeout_s=2))
+    server = gunicorn(conf_file, GUNICORN_CMD_ARGS="--timeout 8")
+    server.wait_until(lambda: "model ready: " in server.log(), what="ready")
+    hung = in_thread(post, server, "wait")
+    server.wait_until(lambda: "heartbeat withheld" in server.log(), timeout=20, what="the withheld heartbeat")
+    (tmp_path / "code" / "release").touch()
+    server.wait_until(lambda: "execute returned after" in server.log(), timeout=5, what="the return")
+    returned = time.monotonic()
+    server.wait_until(lambda: last_heartbeat(server) > returned, timeout=2.5, what="a beat at once")
+    hung["thread"].join(10)
+    log = server.log()
+    assert "WORKER TIMEOUT" not in log and "died" not in log, log
+    assert len(re.findall(r"model ready: ", log)) == 1
+    assert probes(server) == ((200, "ready"), 200, "YES", 1.0)
+    assert post(server, "after").text == "ok:after"

@@ -89,8 +89,9 @@ class ServerSettings:
     send_timeout_s: float = knob(
         30.0,
         above=0,
-        help="longest an answer may wait for its client to read any of it; past it the connection "
-        "is closed (a client that never reads holds no memory nor a worker's drain)",
+        help="an answer its client reads none of for this long (counted again from each read) has "
+        "its connection reset and the rest dropped; a client that never reads held the connection "
+        "and the answer for as long as it stayed connected",
     )
     keepalive_timeout_s: float = knob(
         5.0,

@@ -9,7 +9,8 @@ What uvicorn's protocol lacks, and this subclass adds (each a knob of `ServerSet
   requests); a head must arrive within `header_timeout_s` (slowloris), a body may pause at most
   `body_timeout_s`; both answer 408. An answer the client does not read (the transport's
   buffer and the kernel's send queue not shrinking) for `send_timeout_s` has its connection
-  closed (a slow-read attack held the answer in memory, and a stopping worker's drain, for ever).
+  reset (a slow-read client held the connection and the answer in memory for as long as it
+  stayed connected).
 - A connection limit that answers: past `max_connections` a new connection is answered 503 with
   `Retry-After` and closed, instead of the process running out of file descriptors and the
   kernel resetting new clients.
@@ -34,6 +35,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import socket
 import struct
 import termios
 import time
@@ -230,21 +232,39 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         """The client reads slower than its answer is written: it must read on within
         `send_timeout_s`, or its connection is closed (`check_send`)."""
         super().pause_writing()
-        if self.send_timer is None:
-            self.send_unsent = unsent_bytes(self.transport)
-            self.send_timer = self.loop.call_later(self.settings.send_timeout_s, self.check_send)
+        self.watch_send()
 
     def resume_writing(self) -> None:
+        """The client has read enough for the transport to take more: progress (the answer
+        is refilled from now on, so the unsent bytes no longer tell it)."""
         super().resume_writing()
         if self.send_timer is not None:
             self.send_timer.cancel()
             self.send_timer = None
 
+    def on_response_complete(self) -> None:
+        """An answer is written whole: what the transport still holds must go out too (below
+        its high-water mark the transport never paused, and a close waits for it for ever)."""
+        super().on_response_complete()
+        if self.send_timer is None and self.transport.get_write_buffer_size():
+            self.watch_send()
+
+    def watch_send(self) -> None:
+        if self.send_timer is None:
+            self.send_unsent = unsent_bytes(self.transport)
+            self.send_timer = self.loop.call_later(self.settings.send_timeout_s, self.check_send)
+
     def check_send(self) -> None:
-        """`send_timeout_s` after a pause, or after the last progress: a client that has read
-        some of the answer since gets as long again; one that has read nothing is cut off."""
+        """`send_timeout_s` after a pause or a complete answer left in the transport (nothing
+        is added then, so the unsent bytes shrink only as the client reads): a client that has
+        read some since the last look gets as long again; one that has read nothing is cut off
+        with a reset, which frees the kernel's send queue too (a plain close keeps it,
+        megabytes, until the client reads or TCP gives up)."""
         unsent = unsent_bytes(self.transport)
         timeout = self.settings.send_timeout_s
+        if unsent == 0 or self.transport.is_closing() and not self.transport.get_write_buffer_size():
+            self.send_timer = None
+            return
         if unsent < self.send_unsent:
             self.send_unsent = unsent
             self.send_timer = self.loop.call_later(timeout, self.check_send)
@@ -256,7 +276,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             f"closed the connection of {self.peer}: it read nothing of its answer for {timeout:g} s "
             f"({unsent} bytes unsent; server.send_timeout_s)",
         )
-        self.transport.abort()  # drops the unsent bytes; uvicorn wakes the waiting send
+        self.reset()
+
+    def reset(self) -> None:
+        """Close at once with a TCP reset: the unsent bytes are dropped, in the transport and in
+        the kernel (SO_LINGER 0); uvicorn wakes whatever send was waiting."""
+        sock = self.transport.get_extra_info("socket")
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self.lingering:
@@ -394,7 +422,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         metrics.observe_http_event(f"refused_{reason}")
         message = f"answered {self.peer} {error.status} and closed the connection: {error.message}"
         refusal_log.hit(reason, message)
-        cycle = self.cycle
+        cycle, running = self.cycle, self.running_cycle
+        if running is not None and running is not cycle and not running.response_complete:
+            self.reset()  # an earlier pipelined request is still answering: no refusal fits in
+            return
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True  # the view sees the client gone; its answer is dropped
             cycle.message_event.set()

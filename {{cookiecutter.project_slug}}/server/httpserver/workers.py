@@ -15,6 +15,7 @@ with this worker's knobs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -57,7 +58,8 @@ class ServiceWorker(UvicornWorker):
         self.drain_s, self.config.timeout_graceful_shutdown = stop_budgets(self.cfg.graceful_timeout)
         self.settings = load_settings()
         self.config.timeout_keep_alive = self.settings.keepalive_timeout_s
-        self._heartbeat_withheld = False
+        self._server: Server | None = None  # uvicorn's, once serving (its heartbeat clock)
+        self._core_limit: tuple[int, int] | None = None  # while the heartbeat is withheld
 
     def init_signals(self) -> None:
         """uvicorn handles SIGTERM/SIGINT while it serves, then raises the signal again once it
@@ -80,24 +82,38 @@ class ServiceWorker(UvicornWorker):
         super().init_process()
 
     async def callback_notify(self) -> None:
-        """The heartbeat to gunicorn's master, withheld while an execute is stalled (the
-        process is not alive): past gunicorn's `timeout` the master aborts the worker, and
-        faulthandler writes where every thread was, and starts a new one. With several
-        workers the probes reach any one of them, so this is what restarts the stuck one."""
+        """The heartbeat to gunicorn's master, withheld while the process is not alive (an
+        execute stalled): past gunicorn's `timeout` the master aborts the worker (faulthandler
+        writes where every thread was) and starts a new one. With several workers the probes
+        reach any one of them, so this is what restarts the stuck one."""
         from httpserver import runtime
 
         current = runtime.installed()
         if current is not None and not current.alive:
-            if not self._heartbeat_withheld:
-                self._heartbeat_withheld = True
-                log.error(
-                    "heartbeat withheld: the master restarts this worker within %g s unless the "
-                    "execute returns (gunicorn's timeout)",
-                    self.cfg.timeout,
-                )
+            self.withhold_heartbeat(current.status)
             return
-        self._heartbeat_withheld = False
+        if self._core_limit is not None:  # alive again: the beats, and core files, as before
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_CORE, self._core_limit)
+            self._core_limit = None
         self.notify()
+
+    def withhold_heartbeat(self, status: str) -> None:
+        """No beat, and a look again at the next tick: uvicorn asks every `timeout / 2` s, so a
+        beat withheld once would miss the master's deadline however soon execute returned.
+        The first time: one line, and no core file from the master's SIGABRT (a stalled
+        model's memory, gigabytes perhaps, written wherever the host's core_pattern says)."""
+        self._server.last_notified = 0.0
+        if self._core_limit is None:
+            self._core_limit = resource.getrlimit(resource.RLIMIT_CORE)
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_CORE, (0, self._core_limit[1]))
+            log.error(
+                "heartbeat withheld (%s): the master restarts this worker within %g s unless it "
+                "recovers first (gunicorn's timeout)",
+                status,
+                self.cfg.timeout,
+            )
 
     def load_wsgi(self) -> None:
         from httpserver.asgi import application
@@ -107,7 +123,7 @@ class ServiceWorker(UvicornWorker):
     async def _serve(self) -> None:
         """Serve, and stop like the other workers when gunicorn clears `alive` (`--reload`)."""
         self.config.app = self.wsgi
-        server = DrainingServer(config=self.config)
+        server = self._server = DrainingServer(config=self.config)
         server.drain_s = self.drain_s
         from httpserver import metrics  # here, in the worker: the master need not load prometheus-client
 
