@@ -243,7 +243,7 @@ def slow_readers(target: Target, clients: int = 100, pipelined: int = 8) -> str:
         thread.join(10)
     grown = target.rss_mib() - before
     time.sleep(float(KNOBS["send_timeout_s"]) + 2)
-    held, left = established(target.port), target.rss_mib() - before
+    held, left = held_connections(target.port), target.rss_mib() - before
     for sock in sockets:
         sock.close()
     return (
@@ -254,13 +254,15 @@ def slow_readers(target: Target, clients: int = 100, pipelined: int = 8) -> str:
 
 #: TCP states of a connection the server's kernel still holds with its data: established,
 #: FIN-WAIT-1 (closed with unsent bytes queued), CLOSE-WAIT, LAST-ACK, CLOSING.
-HELD_STATES = {"01", "04", "08", "09", "0B"}
+HELD_STATES = frozenset({"01", "04", "08", "09", "0B"})
+ESTABLISHED = frozenset({"01"})
 
 
-def established(port: int) -> int:
-    """Connections on the server's side of `port` that its kernel still holds (HELD_STATES)."""
+def held_connections(port: int, states: frozenset[str] = HELD_STATES) -> int:
+    """Connections on the server's side of `port` in one of `states` (hex, as /proc/net/tcp
+    writes them)."""
     rows = [row.split() for row in Path("/proc/net/tcp").read_text().splitlines()[1:]]
-    return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] in HELD_STATES)
+    return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] in states)
 
 
 def malformed(target: Target, count: int = 100) -> str:

@@ -85,6 +85,11 @@ class Gunicorn:
     def log(self) -> str:
         return self.log_file.read_text(errors="replace")
 
+    def worker_pids(self) -> list[int]:
+        """The master's children: its workers, now."""
+        pid = self.process.pid
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
     def wait_until(self, predicate, timeout: float = 15.0, what: str = "condition"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

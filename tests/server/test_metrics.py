@@ -43,8 +43,7 @@ def value(samples: list, **labels: str) -> float:
 
 
 def workers_of(server) -> set[int]:
-    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text()
-    return {int(pid) for pid in children.split()}
+    return set(server.worker_pids())
 
 
 @pytest.mark.slow

@@ -270,8 +270,7 @@ def test_a_worker_stalled_among_two_is_restarted_by_the_master_with_its_stack_wr
 def last_heartbeat(server) -> float:
     """When the worker last beat: the mtime of its gunicorn heartbeat file (an unlinked file
     in /dev/shm that gunicorn stamps with `time.monotonic()`)."""
-    pid = server.process.pid
-    (worker,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    (worker,) = server.worker_pids()
     for fd in Path(f"/proc/{worker}/fd").iterdir():
         with contextlib.suppress(OSError):
             if "wgunicorn-" in os.readlink(fd):

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.hostile import ESTABLISHED, held_connections
 from server.conftest import Gunicorn
 from server.support import write_project
 
@@ -85,7 +86,7 @@ def status_of(answer: bytes) -> int:
 
 
 def worker_rss_kib(server: Gunicorn) -> int:
-    (worker,) = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    (worker,) = server.worker_pids()
     status = Path(f"/proc/{worker}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
 
@@ -207,12 +208,6 @@ def test_an_answer_the_client_never_reads_is_cut_off_after_send_timeout(server):
     assert "Exception in ASGI application" not in server.log()
 
 
-def established(port: int) -> int:
-    """Established TCP connections whose local port is `port` (the server's side)."""
-    rows = [row.split() for row in Path("/proc/net/tcp").read_text().splitlines()[1:]]
-    return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] == "01")
-
-
 def test_an_unread_answer_whose_tail_stays_below_the_high_water_mark_is_cut_off_too(server):
     """Answers a little larger than the kernel's socket buffers hold: the transport keeps a tail
     under its high-water mark, never pauses, and a close waited for that tail for ever. Sizes
@@ -220,7 +215,11 @@ def test_an_unread_answer_whose_tail_stays_below_the_high_water_mark_is_cut_off_
     sizes = range(2_400_000, 4_600_000, 48 * 1024)
     sockets = [ask_big(server, size, receive_buffer=4096) for size in sizes]
     try:
-        server.wait_until(lambda: established(server.port) == 0, timeout=10, what="every connection closed")
+        server.wait_until(
+            lambda: held_connections(server.port, ESTABLISHED) == 0,
+            timeout=10,
+            what="every connection closed",
+        )
     finally:
         for sock in sockets:
             sock.close()

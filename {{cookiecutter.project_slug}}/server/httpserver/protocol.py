@@ -186,7 +186,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.lingering = False
         self.linger_until = 0.0
         self.linger_bytes = 0
-        self.send_timer = None  # armed while the transport's buffer is over its high-water mark
+        self.send_timer = None  # armed while unsent bytes wait for the client (`watch_send`)
         self.send_unsent = 0  # `unsent_bytes` when last checked
         self.running_cycle = None  # the cycle whose app runs (`self.cycle` is the last one parsed)
 
@@ -230,7 +230,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def pause_writing(self) -> None:
         """The client reads slower than its answer is written: it must read on within
-        `send_timeout_s`, or its connection is closed (`check_send`)."""
+        `send_timeout_s`, or its connection is reset (`check_send`)."""
         super().pause_writing()
         self.watch_send()
 
@@ -250,6 +250,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.watch_send()
 
     def watch_send(self) -> None:
+        """Look at the unsent bytes again in `send_timeout_s` (`check_send`)."""
         if self.send_timer is None:
             self.send_unsent = unsent_bytes(self.transport)
             self.send_timer = self.loop.call_later(self.settings.send_timeout_s, self.check_send)
@@ -262,7 +263,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         megabytes, until the client reads or TCP gives up)."""
         unsent = unsent_bytes(self.transport)
         timeout = self.settings.send_timeout_s
-        if unsent == 0 or self.transport.is_closing() and not self.transport.get_write_buffer_size():
+        if unsent == 0 or (self.transport.is_closing() and not self.transport.get_write_buffer_size()):
             self.send_timer = None
             return
         if unsent < self.send_unsent:

@@ -89,8 +89,9 @@ class ServiceWorker(UvicornWorker):
         from httpserver import runtime
 
         current = runtime.installed()
-        if current is not None and not current.alive:
-            self.withhold_heartbeat(current.status)
+        status = current.status if current is not None else None
+        if current is not None and not current.alive_when(status):  # one reading, as the probes
+            self.withhold_heartbeat(status)
             return
         if self._core_limit is not None:  # alive again: the beats, and core files, as before
             with contextlib.suppress(ValueError, OSError):
